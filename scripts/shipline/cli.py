@@ -1,0 +1,119 @@
+"""The command line: one parser, one sub-command per module in `shipline.commands`.
+
+This is the one boundary where errors become a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import NoReturn
+
+from shipline import __version__, commands
+from shipline.errors import EXIT_FAILED, EXIT_REFUSED, ShiplineError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: the reason and where to look, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_REFUSED)
+
+
+def command_modules() -> dict[str, ModuleType]:
+    """Every sub-command, named after its module (`env_` would be `env`)."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        found[info.name.rstrip("_")] = importlib.import_module(f"shipline.commands.{info.name}")
+    return found
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """Options every sub-command takes, also after a nested action (`lock status --json`).
+
+    On nested parsers the defaults are suppressed, so a value given before the action is kept.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if nested else value
+
+    parser.add_argument(
+        "--config",
+        default=default(os.environ.get("SHIPLINE_CONFIG", "shipline.yml")),
+        help="path to shipline.yml (default: $SHIPLINE_CONFIG or ./shipline.yml)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print the result as JSON"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default(False), help="show tracebacks"
+    )
+
+
+def nested_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in parser._actions:  # argparse offers no public way to walk sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *nested_parsers(child)]
+    return found
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="shipline",
+        description="Release web apps to AWS ECS: build, migrate, roll out, verify, roll back.",
+    )
+    parser.add_argument("--version", action="version", version=f"shipline {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name, module in command_modules().items():
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        add_common_options(command)
+        module.add_arguments(command)
+        for child in nested_parsers(command):
+            add_common_options(child, nested=True)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ShiplineError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"shipline: error: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("shipline: interrupted\n")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"shipline: error: {describe_unexpected(exc)}\n")
+        return EXIT_FAILED
+
+
+def describe_unexpected(exc: Exception) -> str:
+    """One line for an error no command turned into a ShiplineError (AWS or network ones)."""
+    origin = type(exc).__module__.split(".")[0]
+    if origin in {"botocore", "boto3"}:
+        return f"AWS: {exc} (run with --debug for details)"
+    if origin in {"requests", "urllib3"}:
+        return f"network: {exc} (run with --debug for details)"
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The JSON Schemas in `schemas/`: loading them, and validation problems worded for people.
+
+Every shape shipline reads or writes (shipline.yml, release records, the sandbox policy, the
+variable inventory) is defined once there; this module is how code asks whether a document fits.
+A schema may word its own error with the annotation `x-expected` ("a URL", "auto or off").
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    type(None): "nothing (null)",
+}
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """The schema `schemas/<name>.schema.json`."""
+    with (SCHEMA_DIR / f"{name}.schema.json").open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = load(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def problems(name: str, document: Any) -> list[str]:
+    """Every way `document` does not fit schema `name`, as `path: what was expected` lines."""
+    found = []
+    for error in _validator(name).iter_errors(document):
+        found.extend(_describe(error))
+    return sorted(set(found))
+
+
+def path_text(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(error: Any) -> list[str]:
+    where = path_text(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        extras = [key for key in instance if key not in known]
+        hint = f" (expected one of: {', '.join(known)})" if known else ""
+        return [f"{path_text([*error.absolute_path, key])}: unknown key{hint}" for key in extras]
+    if kind == "required" and isinstance(instance, dict):
+        missing = [key for key in error.validator_value if key not in instance]
+        return [f"{where}: missing required key '{key}'" for key in missing]
+    expected = schema.get("x-expected")
+    if "propertyNames" in error.schema_path:
+        wanted = f": expected {expected}" if expected else ""
+        return [f"{where}: key {_got(instance)} is not allowed{wanted}"]
+    if kind == "type":
+        return [f"{where}: expected {_type_words(error.validator_value)}, got {_got(instance)}"]
+    if expected:
+        return [f"{where}: expected {expected}, got {_got(instance)}"]
+    if kind == "enum":
+        choices = ", ".join(json.dumps(choice) for choice in error.validator_value)
+        return [f"{where}: expected one of {choices}, got {_got(instance)}"]
+    return [f"{where}: {error.message}"]
+
+
+def _type_words(json_type: Any) -> str:
+    names = {
+        "object": "an object",
+        "array": "a list",
+        "string": "a string",
+        "number": "a number",
+        "integer": "a whole number",
+        "boolean": "true or false",
+        "null": "null",
+    }
+    if isinstance(json_type, list):
+        return " or ".join(names.get(item, item) for item in json_type)
+    return names.get(json_type, str(json_type))
+
+
+def _got(instance: Any) -> str:
+    if isinstance(instance, str):
+        shown = instance if len(instance) <= 60 else instance[:57] + "..."
+        return json.dumps(shown)
+    if isinstance(instance, bool | int | float) or instance is None:
+        return json.dumps(instance)
+    return _JSON_TYPES.get(type(instance), type(instance).__name__)

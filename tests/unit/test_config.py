@@ -1,0 +1,164 @@
+"""shipline.yml: loading, variables, defaults, and every problem reported with its path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shipline.config import expand_variables, load_config
+from shipline.errors import EXIT_REFUSED, ConfigError, UsageError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
+ENV = {"ECS_CLUSTER_NAME": "agent-saas-production", "API_BASE_URL": "https://api.example.com"}
+
+
+def test_valid_file_becomes_typed_objects_with_defaults():
+    config = load_config(FIXTURES / "valid.yml", env=ENV)
+    production = config.environment("production")
+    assert production.cluster == "agent-saas-production"
+    assert production.region == "us-east-1"
+    api, web, worker = (production.services[key] for key in ("api", "web", "worker"))
+    assert api.health == "https://api.example.com/health/ready"
+    assert web.health == "https://app.example.com/api/health/ready"  # ${VAR:-default}
+    assert (web.service, web.container, web.image) == ("agent-saas-production-web", "web", "web")
+    assert (worker.container, worker.image, worker.profile) == ("api", "api", "worker")
+    assert production.migrate is not None
+    assert production.migrate.container == "api"  # defaults to the service's container
+    assert production.migrate.command == ("starter-console", "release", "db")
+    assert production.migrate.timeout == 900
+    assert (production.wait.timeout, production.wait.poll) == (600, 0.5)
+    assert production.health.successes == 2
+    assert production.health.timeout == 300
+    assert production.health.interval == 5
+    assert production.health.request_timeout == 5
+    assert production.rollback == "auto"
+    assert production.history_bucket == "my-releases"
+    assert production.history_prefix == "shipline/production/"
+    assert production.services_for_image("api") == [api, worker]
+
+
+def test_second_environment_defaults_names_to_keys():
+    staging = load_config(FIXTURES / "valid.yml", env=ENV).environment("staging")
+    api = staging.services["api"]
+    assert (api.service, api.container, api.image, api.health) == ("api", "api", "api", None)
+    assert staging.migrate is None
+    assert staging.rollback == "off"
+    assert staging.history_prefix == "staging/"
+    assert (staging.wait.timeout, staging.wait.poll) == (900, 10)
+
+
+def test_images_section():
+    images = load_config(FIXTURES / "valid.yml", env=ENV).images
+    assert images["api"].dockerfile == "apps/api/Dockerfile"
+    assert images["web"].dockerfile == "apps/web/Containerfile"
+    assert images["web"].target == "runtime"
+    assert images["web"].build_args == {"NODE_ENV": "production"}
+
+
+def test_unknown_environment_names_the_known_ones():
+    config = load_config(FIXTURES / "valid.yml", env=ENV)
+    with pytest.raises(UsageError, match=r"unknown environment 'prod' .*production, staging"):
+        config.environment("prod")
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A}", {"A": "x"}, "x"),
+        ("${A}/${B}", {"A": "x", "B": "y"}, "x/y"),
+        ("${A:-fallback}", {}, "fallback"),
+        ("${A:-fallback}", {"A": ""}, "fallback"),
+        ("${A:-fallback}", {"A": "set"}, "set"),
+        ("cost $$5", {}, "cost $5"),
+        ("plain", {}, "plain"),
+    ],
+)
+def test_variable_expansion(text, env, expected):
+    assert expand_variables({"k": [text]}, env) == ({"k": [expected]}, [])
+
+
+def test_missing_variable_names_itself_and_its_place():
+    _, problems = expand_variables({"a": {"b": ["${NOPE}"]}}, {})
+    assert problems == ["a.b[0]: variable NOPE is not set"]
+
+
+def test_malformed_reference_is_a_problem():
+    _, problems = expand_variables({"a": "${not valid}"}, {})
+    assert problems == ["a: '${not valid}' is not a ${VAR} reference"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = tmp_path / "shipline.yml"
+    path.write_text(
+        "version: 2\n"
+        "environments:\n"
+        "  production:\n"
+        "    cluster: ${MISSING}\n"
+        "    history: s3://releases/p\n"
+        "    services:\n"
+        "      web: {health: nope, profile: frontend}\n"
+        "    rollback: maybe\n"
+        "    extra: 1\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert caught.value.problems == [
+        "environments.production.cluster: variable MISSING is not set",
+        "environments.production.extra: unknown key (expected one of: cluster, health, history, "
+        "migrate, region, rollback, services, wait)",
+        'environments.production.rollback: expected auto or off, got "maybe"',
+        "environments.production.services.web.health: expected a URL (http:// or https://), "
+        'got "nope"',
+        'environments.production.services.web.profile: expected api, web or worker, got "frontend"',
+        "version: expected 1 (the only format version), got 2",
+    ]
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+BROKEN = {
+    "unknown-key.yml": "environments.production.services.api.helth: unknown key",
+    "wrong-type.yml": 'environments.production.wait.timeout: expected a number, got "soon"',
+    "missing-variable.yml": "environments.production.cluster: variable "
+    "SHIPLINE_TEST_UNSET_CLUSTER is not set",
+    "bad-url.yml": "environments.production.services.web.health: expected a URL",
+    "no-environments.yml": "environments: expected at least one environment",
+    "not-yaml.yml": "line 5, column 4: not valid YAML",
+    "duplicate-key.yml": "the key 'cluster' is given twice",
+    "bad-history.yml": "environments.production.history: expected an S3 location",
+    "empty.yml": "the file is empty",
+    "migrate-unknown-service.yml": "environments.production.migrate.service: 'db' is not one",
+    "does-not-exist.yml": "file not found",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_config_check_refuses_broken_files_with_a_clear_line(name):
+    path = FIXTURES / "broken" / name
+    result = subprocess.run(
+        [sys.executable, "-m", "shipline", "config", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == EXIT_REFUSED
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"{path}: ") and BROKEN[name] in line for line in lines), lines
+    assert lines[-1].startswith(f"{path}: invalid (")
+
+
+def test_config_check_accepts_the_valid_file_and_reports_json():
+    result = subprocess.run(
+        [sys.executable, "-m", "shipline", "config", "check", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**ENV, "SHIPLINE_CONFIG": str(FIXTURES / "valid.yml"), "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"valid": true' in result.stdout
+    assert '"production": [\n      "api",\n      "web",\n      "worker"' in result.stdout
