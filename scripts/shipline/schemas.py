@@ -8,10 +8,12 @@ A schema may word its own error with the annotation `x-expected` ("a URL", "auto
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 _JSON_TYPES = {
@@ -50,9 +52,13 @@ def problems(name: str, document: Any) -> list[str]:
 
 
 def path_text(parts: Any) -> str:
+    """`environments.production.services.web`; odd keys quoted: `services["a b"]`, `[0]`."""
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, str) and _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
     return text or "(top level)"
 
 

@@ -1,0 +1,82 @@
+"""`shipline deploy`: one release of new images or task definitions to an environment."""
+
+from __future__ import annotations
+
+import argparse
+
+from shipline import console
+
+HELP = "release images or task definitions: preflight, migrate, roll out, verify, roll back"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-e", "--environment", required=True, help="environment in shipline.yml")
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="KEY=REF",
+        help="move every service running image KEY to REF (render its live task definition)",
+    )
+    parser.add_argument(
+        "--task-definition",
+        action="append",
+        default=[],
+        metavar="KEY=ARN",
+        help="move service KEY to a registered task definition (e.g. from Terraform outputs)",
+    )
+    parser.add_argument("--no-migrate", action="store_true", help="do not run the migration")
+    parser.add_argument(
+        "--no-rollback", action="store_true", help="leave services where they are on a failure"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="run the preflight, print the diff, change nothing"
+    )
+    parser.add_argument(
+        "--skip-preflight",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="skip one named preflight check on purpose (see docs/deploy.md)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from shipline import github
+    from shipline.config import load_config
+    from shipline.errors import ShiplineError
+    from shipline.release.deploy import Deploy, DeployRequest
+    from shipline.release.plan import parse_assignments
+    from shipline.release.stopping import StopSignal
+    from shipline.release.summary import deploy_outputs, deploy_summary
+
+    try:
+        environment = load_config(args.config).environment(args.environment)
+        request = DeployRequest(
+            environment=environment,
+            images=parse_assignments(args.image, "--image"),
+            task_definitions=parse_assignments(args.task_definition, "--task-definition"),
+            migrate=not args.no_migrate,
+            rollback=not args.no_rollback,
+            dry_run=args.dry_run,
+            skip_preflight=frozenset(args.skip_preflight),
+        )
+        stop = StopSignal()
+        with stop.catching():
+            result = Deploy(request, stop=stop).run()
+    except ShiplineError as exc:
+        github.error(exc.message, title="shipline deploy refused")
+        github.set_outputs({"release_id": "", "status": "refused"})
+        if args.json:
+            console.emit_json({"status": "refused", "exit_code": exc.exit_code, "error": str(exc)})
+        raise
+    github.set_outputs(deploy_outputs(result))
+    github.append_summary(deploy_summary(result, environment.name))
+    if result.exit_code != 0:
+        github.error(result.error or result.status, title=f"shipline deploy {result.status}")
+    if args.json:
+        console.emit_json(result.to_json())
+    where = f" (record {result.record_uri})" if result.record_uri else ""
+    message = f"deploy {result.release_id or ''} {result.status}{where}".replace("  ", " ")
+    console.info(message if not result.error else f"{message}: {result.error}")
+    return result.exit_code

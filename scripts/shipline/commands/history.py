@@ -1,0 +1,100 @@
+"""`shipline history -e ENV [--limit N]`: the release records of an environment, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from shipline import console
+from shipline.errors import EXIT_OK, UsageError
+
+HELP = "list an environment's releases, newest first"
+
+COLUMNS = ("RELEASE", "KIND", "STATUS", "STARTED", "TOOK", "ACTOR", "WHAT")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="show the newest N releases only (default: all)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from shipline.config import load_config
+    from shipline.release.history import History
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit {args.limit}: expected a whole number of at least 1")
+    environment = load_config(args.config).environment(args.environment)
+    history = History(environment)
+    records = history.list(limit=args.limit)
+    if args.json:
+        console.emit_json([public_view(record.to_dict()) for record in records])
+        return EXIT_OK
+    if not records:
+        console.info(f"no releases recorded in {history.location}")
+        return EXIT_OK
+    sys.stdout.write(render_table([row(record.to_dict()) for record in records]))
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def public_view(document: dict[str, Any]) -> dict[str, Any]:
+    """A record without the task definitions' content (it holds the app's plain environment
+    variables, which a listing must not print)."""
+    services = {
+        key: {name: value for name, value in entry.items() if name != "task_definition_content"}
+        for key, entry in document.get("services", {}).items()
+    }
+    return {**document, "services": services}
+
+
+def short_task_definition(arn: str | None) -> str:
+    return (arn or "-").rsplit("/", 1)[-1]
+
+
+def duration(started: str, finished: str | None) -> str:
+    from shipline.release.records import parse_timestamp
+
+    if not finished:
+        return "-"
+    seconds = int((parse_timestamp(finished) - parse_timestamp(started)).total_seconds())
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def row(document: dict[str, Any]) -> list[str]:
+    """One table row: what the release did, in a few words."""
+    services = document.get("services", {})
+    if document["kind"] == "scale-to-zero":
+        what = "stopped " + ", ".join(sorted(services)) if services else "stopped"
+    else:
+        what = " ".join(
+            f"{key}={short_task_definition(entry['task_definition'])}"
+            for key, entry in sorted(services.items())
+        )
+    if document.get("rolled_back_to"):
+        what = f"back to {document['rolled_back_to']}: {what}"
+    if document.get("error"):
+        what = f"{what} ({document['error']})" if what else document["error"]
+    started = document["started_at"].replace("T", " ")[:19] + "Z"
+    return [
+        document["release_id"],
+        document["kind"],
+        document["status"],
+        started,
+        duration(document["started_at"], document.get("finished_at")),
+        document.get("actor") or "-",
+        what or "-",
+    ]
+
+
+def render_table(rows: list[list[str]]) -> str:
+    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) for i in range(len(COLUMNS) - 1)]
+    lines = []
+    for cells in [list(COLUMNS), *rows]:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=False)]
+        lines.append("  ".join([*padded, cells[-1]]).rstrip())
+    return "\n".join(lines) + "\n"

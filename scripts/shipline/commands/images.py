@@ -1,0 +1,273 @@
+"""`shipline images plan|ensure-repos|resolve|retag`: what the build pushes, ECR, digests."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from shipline import console
+from shipline.errors import EXIT_OK, UsageError
+
+HELP = "plan the image build, set up ECR repositories, resolve tags to digests, retag in ECR"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    plan = actions.add_parser(
+        "plan", help="the repositories the build pushes to, and the build matrix"
+    )
+    _target_options(plan)
+
+    ensure = actions.add_parser(
+        "ensure-repos",
+        help="create missing ECR repositories (immutable tags, scan on push, lifecycle policy)",
+    )
+    _target_options(ensure)
+    ensure.add_argument(
+        "--keep-tagged",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="lifecycle policy: keep the last N tagged images (default: 100)",
+    )
+    ensure.add_argument(
+        "--untagged-days",
+        type=_positive_int,
+        default=7,
+        metavar="DAYS",
+        help="lifecycle policy: expire untagged images after DAYS days (default: 7)",
+    )
+    ensure.add_argument(
+        "--kms-key",
+        metavar="ARN",
+        help="encrypt new repositories with this KMS key (default: AES256)",
+    )
+    ensure.add_argument(
+        "--dry-run", action="store_true", help="report what would be created; change nothing"
+    )
+
+    resolve = actions.add_parser(
+        "resolve",
+        help="turn KEY=REF tags into KEY=repo@sha256:... and prove the images exist",
+        description="Credentials for registries other than ECR come from "
+        "SHIPLINE_REGISTRY_USERNAME (default: $GITHUB_ACTOR) and SHIPLINE_REGISTRY_PASSWORD; "
+        "ECR uses the AWS credentials.",
+    )
+    resolve.add_argument("refs", nargs="+", metavar="KEY=REF", help="e.g. api=ghcr.io/o/r/api:v1")
+
+    retag = actions.add_parser(
+        "retag",
+        help="give an image already in ECR more tags (reuse a build instead of pushing it again)",
+        description="ECR tags are immutable: a second build of one commit cannot push its "
+        "sha-<commit> tag again. The build reuses the image that tag names and adds the new "
+        "tags (a release version) to it instead.",
+    )
+    retag.add_argument(
+        "ref",
+        nargs="?",
+        metavar="REF",
+        help="an ECR image, e.g. <host>/agent-saas/api:sha-1a2b3c4",
+    )
+    retag.add_argument(
+        "--build-tags",
+        metavar="LINES",
+        help="instead of REF and --tag: a build's tags, one reference per line; the "
+        "sha-<commit> one is REF, the others' tags are added to it",
+    )
+    retag.add_argument(
+        "--tag", dest="tags", action="append", default=[], metavar="TAG", help="a tag to add"
+    )
+    retag.add_argument(
+        "--if-exists",
+        action="store_true",
+        help="when REF does not exist, report found=false and exit 0 (instead of exit 2)",
+    )
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        default=os.environ.get("SHIPLINE_REGISTRY"),
+        help="registry host: ghcr.io, <account>.dkr.ecr.<region>.amazonaws.com, host:port "
+        "(default: $SHIPLINE_REGISTRY)",
+    )
+    parser.add_argument(
+        "--image-prefix",
+        default=os.environ.get("SHIPLINE_IMAGE_PREFIX"),
+        help="path before each image name, e.g. <owner>/<repo> or agent-saas "
+        "(default: $SHIPLINE_IMAGE_PREFIX)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be 1 or more")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "resolve":
+        return _resolve(args)
+    if args.action == "retag":
+        return _retag(args)
+    plan = _plan(args)
+    if args.action == "plan":
+        return _show_plan(args, plan)
+    return _ensure_repos(args, plan)
+
+
+def _plan(args: argparse.Namespace) -> Any:
+    from shipline.config import load_config
+    from shipline.images import ImageSource, build_plan
+
+    if args.registry is None:
+        raise UsageError("no registry: pass --registry HOST or set SHIPLINE_REGISTRY")
+    if args.image_prefix is None:
+        raise UsageError("no image prefix: pass --image-prefix PATH or set SHIPLINE_IMAGE_PREFIX")
+    config = load_config(args.config)
+    sources = [
+        ImageSource(spec.name, spec.context, spec.dockerfile, spec.target, spec.build_args)
+        for spec in config.images.values()
+    ]
+    if not sources:
+        raise UsageError(f"{config.source} has no `images:` section: nothing to build")
+    return build_plan(args.registry, args.image_prefix, sources)
+
+
+def _show_plan(args: argparse.Namespace, plan: Any) -> int:
+    from shipline import github
+    from shipline.images import LOGIN
+
+    for note in plan.notes:
+        console.info(f"note: {note}")
+    registry = plan.registry
+    where = f" (account {registry.account}, {registry.region})" if registry.kind == "ecr" else ""
+    console.info(f"{registry.host}: {registry.kind}{where}; log in: {LOGIN[registry.kind]['how']}")
+    for image in plan.images:
+        console.info(f"  {image.name}: {image.repository}  (context {image.context})")
+    github.set_outputs(plan.outputs())
+    if args.json:
+        console.emit_json(plan.to_dict())
+    return EXIT_OK
+
+
+def _ensure_repos(args: argparse.Namespace, plan: Any) -> int:
+    from shipline import github
+    from shipline.images import RepositorySettings, ensure_repositories
+
+    settings = RepositorySettings(
+        encryption="KMS" if args.kms_key else "AES256",
+        kms_key=args.kms_key,
+        keep_tagged=args.keep_tagged,
+        untagged_days=args.untagged_days,
+    )
+    actions = ensure_repositories(plan, settings, dry_run=args.dry_run)
+    lines = []
+    for action in actions:
+        if action.action == "create":
+            verb = "would create" if args.dry_run else "created"
+            lines.append(f"{action.name}: {verb}")
+        elif action.drift:
+            lines.append(f"{action.name}: exists, left alone; drift: {'; '.join(action.drift)}")
+            github.warning(
+                f"{action.name}: {'; '.join(action.drift)}", title="ECR repository drift"
+            )
+        else:
+            lines.append(f"{action.name}: exists, as shipline would set it up")
+    for line in lines:
+        console.info(line)
+    github.append_summary(
+        "### ECR repositories\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
+    )
+    if args.json:
+        console.emit_json(
+            {
+                "registry": plan.registry.host,
+                "dry_run": args.dry_run,
+                "repositories": [action.to_dict() for action in actions],
+            }
+        )
+    return EXIT_OK
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from shipline import github
+    from shipline.registry import RegistryCredentials, parse_key_refs, resolve_images
+
+    refs = parse_key_refs(args.refs)
+    credentials = RegistryCredentials.from_environment(os.environ)
+    resolved = resolve_images(refs, credentials)
+    for key, image in resolved.items():
+        console.info(f"{key}: {image.reference} -> {image.pinned}")
+    github.set_outputs({key: image.pinned for key, image in resolved.items()})
+    github.append_summary(
+        "### Images by digest\n\n| key | image |\n| --- | --- |\n"
+        + "".join(f"| {key} | `{image.pinned}` |\n" for key, image in resolved.items())
+    )
+    if args.json:
+        console.emit_json({"images": {key: image.to_dict() for key, image in resolved.items()}})
+    return EXIT_OK
+
+
+def _retag(args: argparse.Namespace) -> int:
+    from shipline import github
+    from shipline.images import reuse_plan
+    from shipline.registry import (
+        ImageNotFound,
+        ecr_add_tags,
+        ecr_digest,
+        parse_image_ref,
+        parse_registry,
+    )
+
+    if (args.ref is None) == (args.build_tags is None):
+        raise UsageError("retag takes REF (with --tag) or --build-tags, one of the two")
+    if args.build_tags is not None:
+        args.ref, args.tags = reuse_plan(args.build_tags)
+        if args.ref is None:
+            if not args.if_exists:
+                raise UsageError("the build tags have no sha-<commit> tag to reuse")
+            console.info("no sha-<commit> tag among the build tags: nothing to reuse")
+            github.set_outputs({"found": False, "digest": "", "image": ""})
+            if args.json:
+                console.emit_json({"found": False, "reference": None})
+            return EXIT_OK
+    ref = parse_image_ref(args.ref)
+    registry = parse_registry(ref.registry or "docker.io")
+    if registry.kind != "ecr":
+        raise UsageError(f"retag works on ECR images; {args.ref} is not in an ECR registry")
+    for tag in args.tags:
+        parse_image_ref(f"{ref.repository}:{tag}")  # refuses a malformed tag
+    try:
+        digest = ecr_digest(registry, ref.path, ref.tag or "latest", ref.digest)
+    except ImageNotFound as exc:
+        if not args.if_exists:
+            raise
+        console.info(f"{exc.message}: nothing to reuse")
+        github.set_outputs({"found": False, "digest": "", "image": ""})
+        if args.json:
+            console.emit_json({"found": False, "reference": args.ref})
+        return EXIT_OK
+    outcomes = ecr_add_tags(registry, ref.path, digest, args.tags)
+    image = f"{ref.repository}@{digest}"
+    console.info(f"{args.ref} is {image}")
+    for tag, outcome in outcomes.items():
+        console.info(f"  {tag}: {outcome}")
+    github.set_outputs({"found": True, "digest": digest, "image": image})
+    if args.json:
+        console.emit_json(
+            {
+                "found": True,
+                "reference": args.ref,
+                "image": image,
+                "digest": digest,
+                "tags": outcomes,
+            }
+        )
+    return EXIT_OK

@@ -1,0 +1,279 @@
+"""`shipline terraform plan|apply|outputs`: the blueprint, with a guard against data loss.
+
+`plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
+nothing applied) a plan that deletes or replaces a stateful resource (database, cache, bucket,
+secret, key; schemas/terraform-stateful-resources.json) unless `--allow-destroy ADDRESS`
+names it. A failed `terraform apply` exits 3: some resources may have changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from shipline import console, github
+from shipline import terraform as tf
+from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+
+HELP = "plan, apply (refusing to delete stateful resources) and read the Terraform blueprint"
+
+DEFAULT_DIRECTORY = "ops/infra/aws"
+DEFAULT_PLAN_FILE = "shipline.tfplan"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    plan = actions.add_parser(
+        "plan",
+        help="init, plan into a file, summarize; exit 2 if applying it would lose data",
+    )
+    _common(plan)
+    _planning(plan)
+    plan.add_argument(
+        "--out",
+        default=DEFAULT_PLAN_FILE,
+        metavar="FILE",
+        help=f"where to save the plan (default: ./{DEFAULT_PLAN_FILE})",
+    )
+
+    apply = actions.add_parser(
+        "apply",
+        help="apply a saved plan (or plan first); refuses stateful deletes and replacements",
+    )
+    _common(apply)
+    _planning(apply)
+    apply.add_argument(
+        "--plan-file",
+        metavar="FILE",
+        help="apply this saved plan (from `shipline terraform plan`) instead of planning again",
+    )
+    apply.add_argument(
+        "--out",
+        default=DEFAULT_PLAN_FILE,
+        metavar="FILE",
+        help=f"without --plan-file: where to save the new plan (default: ./{DEFAULT_PLAN_FILE})",
+    )
+
+    outputs = actions.add_parser("outputs", help="write `terraform output -json`")
+    _common(outputs)
+    outputs.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the JSON to FILE (mode 600); on stdout sensitive values are redacted",
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        default=os.environ.get("SHIPLINE_TERRAFORM_DIR", DEFAULT_DIRECTORY),
+        help=f"the Terraform root module (default: $SHIPLINE_TERRAFORM_DIR or {DEFAULT_DIRECTORY})",
+    )
+    parser.add_argument(
+        "--terraform",
+        default=os.environ.get("SHIPLINE_TERRAFORM", "terraform"),
+        metavar="PATH",
+        help="the terraform executable (default: $SHIPLINE_TERRAFORM or terraform on PATH)",
+    )
+    parser.add_argument(
+        "--backend-config",
+        dest="backend_configs",
+        action="append",
+        default=[],
+        metavar="FILE|KEY=VALUE",
+        help="passed to terraform init (repeatable)",
+    )
+    parser.add_argument(
+        "--no-init", action="store_true", help="skip terraform init (already initialized)"
+    )
+
+
+def _planning(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--var-file",
+        dest="var_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a .tfvars file (repeatable)",
+    )
+    parser.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one variable (repeatable; values are hidden in the log)",
+    )
+    parser.add_argument(
+        "--allow-destroy",
+        dest="allow_destroy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="allow the plan to delete or replace this stateful resource, "
+        "e.g. aws_db_instance.main (repeatable)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    invocation = _invocation(args)
+    if args.action == "outputs":
+        return _outputs(args, invocation)
+    saved_plan = args.action == "apply" and args.plan_file
+    plan_file = _existing_file(args.plan_file, "--plan-file") if saved_plan else None
+    if not args.no_init:
+        _step(tf.init_command(invocation))
+    if plan_file is None:
+        plan_file = Path(args.out).resolve()
+        _step(tf.plan_command(invocation, plan_file))
+    analysis = _analyze(invocation, plan_file, args.allow_destroy)
+    _report(args, analysis, plan_file, applied=False)
+    if analysis.refused:
+        github.error(analysis.refusal(), title="terraform plan refused")
+        raise UsageError(analysis.refusal())
+    if args.action == "plan":
+        return EXIT_OK
+    try:
+        _step(tf.apply_command(invocation, plan_file))
+    except tf.TerraformFailed as exc:
+        raise ShiplineError(
+            f"terraform apply failed (exit {exc.returncode}): some resources may have changed; "
+            "read its output above and check the state before retrying",
+            exit_code=EXIT_DAMAGED,
+        ) from None
+    console.info("terraform apply: done")
+    if args.json:
+        console.emit_json(_result(analysis, plan_file, applied=True))
+    return EXIT_OK
+
+
+def _invocation(args: argparse.Namespace) -> tf.Invocation:
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise UsageError(f"--dir {args.dir}: no such directory")
+    cwd = Path.cwd()
+    for assignment in getattr(args, "variables", []):
+        if "=" not in assignment or not assignment.split("=", 1)[0]:
+            raise UsageError(f"--var {assignment.split('=', 1)[0]!r}: expected NAME=VALUE")
+    return tf.Invocation(
+        executable=args.terraform,
+        directory=directory.resolve(),
+        backend_configs=tuple(
+            tf.absolute_backend_config(config, cwd) for config in args.backend_configs
+        ),
+        var_files=tuple(
+            _existing_file(path, "--var-file") for path in getattr(args, "var_files", [])
+        ),
+        variables=tuple(getattr(args, "variables", [])),
+    )
+
+
+def _existing_file(path: str, option: str) -> Path:
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        raise UsageError(f"{option} {path}: no such file")
+    return resolved
+
+
+def _step(command: list[str]) -> None:
+    console.info(f"$ {tf.printable(command)}")
+    with github.group(f"terraform {command[2]}"):
+        tf.run(command)
+
+
+def _analyze(invocation: tf.Invocation, plan_file: Path, allow: list[str]) -> tf.PlanAnalysis:
+    command = tf.show_command(invocation, plan_file)
+    console.info(f"$ {tf.printable(command)}")
+    plan = tf.parse_plan(tf.run(command, capture=True), source=f"terraform show -json {plan_file}")
+    return tf.analyze_plan(plan, allow_destroy=allow)
+
+
+def _report(
+    args: argparse.Namespace, analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool
+) -> None:
+    for line in tf.summary_text(analysis):
+        console.info(line)
+    for address in analysis.unused_allows:
+        console.info(f"note: --allow-destroy {address}: the plan does not delete or replace it")
+    github.append_summary(tf.summary_markdown(analysis, title=f"Terraform {args.action}"))
+    github.set_outputs(
+        {
+            "plan_file": str(plan_file),
+            "refused": analysis.refused,
+            **{f"to_{name}": count for name, count in analysis.counts.items()},
+        }
+    )
+    if args.json and (args.action == "plan" or analysis.refused):
+        console.emit_json(_result(analysis, plan_file, applied=applied))
+
+
+def _result(analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool) -> dict[str, Any]:
+    return {"plan_file": str(plan_file), "applied": applied, **analysis.to_dict()}
+
+
+def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
+    if not args.no_init:
+        _step(tf.init_command(invocation))
+    command = tf.output_command(invocation)
+    console.info(f"$ {tf.printable(command)}")
+    text = tf.run(command, capture=True)
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError:
+        raise ShiplineError("terraform output -json did not print JSON") from None
+    if not isinstance(outputs, dict):
+        raise ShiplineError("terraform output -json did not print an object")
+    _publish(outputs)
+    if args.out:
+        document = json.dumps(outputs, indent=2, sort_keys=True) + "\n"
+        target = Path(args.out)
+        # Sensitive outputs are in clear text in this file: readable by its owner only.
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(document)
+        target.chmod(0o600)  # an existing file keeps its mode through O_TRUNC
+        console.info(f"wrote {len(outputs)} outputs to {target}")
+    else:
+        # stdout ends up in logs: sensitive values are only ever written to --out.
+        console.emit_json(_redacted(outputs))
+    return EXIT_OK
+
+
+REDACTED = "(sensitive: use --out FILE)"
+
+
+def _redacted(outputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: dict(output, value=REDACTED)
+        if isinstance(output, dict) and output.get("sensitive")
+        else output
+        for name, output in outputs.items()
+    }
+
+
+def _publish(outputs: dict[str, Any]) -> None:
+    """In Actions: mask sensitive outputs, expose the others as step outputs."""
+    published = {}
+    for name, output in outputs.items():
+        if not isinstance(output, dict):
+            continue
+        value = output.get("value")
+        if output.get("sensitive"):
+            for text in _strings(value):
+                github.mask(text)
+            continue
+        published[name] = value if not isinstance(value, (dict, list)) else json.dumps(value)
+    github.set_outputs(published)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for inner in value.values() for text in _strings(inner)]
+    if isinstance(value, list):
+        return [text for inner in value for text in _strings(inner)]
+    return [str(value)] if value not in (None, "") else []

@@ -1,0 +1,165 @@
+"""Terraform outputs -> the app's environment variables, per the inventory's mapping (pure).
+
+The blueprint outputs every input that sets a variable under the input's own name, plus
+`api_url` and `web_url`. An empty or null output counts as not set, so the optional inputs
+(`app_public_url`, `api_base_url`) fall back to the derived URLs, and the inventory's
+Terraform defaults fill the rest (`auth_key_storage_provider` defaults to the secrets provider).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shipline import github
+from shipline.envinventory import Default, Inventory, Variable, condition_holds, load_inventory
+from shipline.errors import UsageError
+
+_URL_FORMATS = {"url", "https_url"}
+_SAFE_BARE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
+
+
+@dataclass(frozen=True)
+class TerraformOutput:
+    name: str
+    value: str | None
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class MappedVariable:
+    name: str
+    value: str
+    sensitive: bool
+    source: str  # "output NAME" or "default"
+
+
+def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, TerraformOutput]:
+    """`terraform output -json` text -> outputs by name; UsageError (one line) when malformed."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source}: not JSON (line {exc.lineno}); expected `terraform output -json`"
+        ) from exc
+    if not isinstance(document, dict):
+        raise UsageError(f"{source}: expected a JSON object of outputs (`terraform output -json`)")
+    outputs = {}
+    for name, entry in document.items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise UsageError(
+                f"{source}: output {name!r} has no `value`; expected `terraform output -json`"
+            )
+        outputs[name] = TerraformOutput(
+            name=name,
+            value=_text(name, entry["value"], source),
+            sensitive=bool(entry.get("sensitive", False)),
+        )
+    return outputs
+
+
+def _text(name: str, value: Any, source: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    kind = "a list" if isinstance(value, list) else "an object"
+    raise UsageError(f"{source}: output {name!r} is {kind}; a variable needs a single value")
+
+
+def env_from_terraform(
+    outputs: Mapping[str, TerraformOutput], inventory: Inventory | None = None
+) -> list[MappedVariable]:
+    """Every variable Terraform sets, in inventory order; unset ones are left out."""
+    inventory = inventory or load_inventory()
+    resolved: dict[str, MappedVariable | None] = {}
+
+    def output(name: str) -> TerraformOutput | None:
+        found = outputs.get(name)
+        return found if found is not None and found.value not in {None, ""} else None
+
+    def resolve(var: Variable) -> MappedVariable | None:
+        if var.name not in resolved:
+            resolved[var.name] = None  # a default that points back here resolves to nothing
+            resolved[var.name] = _resolve(var, output, lookup)
+        return resolved[var.name]
+
+    def lookup(name: str) -> MappedVariable | None:
+        var = inventory.get(name)
+        return resolve(var) if var is not None and var.set_by_terraform else None
+
+    for var in inventory.variables:
+        derived = output(var.terraform_fallback_output or "")
+        if derived and var.format in _URL_FORMATS and "://" not in (derived.value or ""):
+            raise UsageError(
+                f"output {derived.name!r} must be a URL with its scheme, such as "
+                "https://app.example.com"
+            )
+    mapped = [resolve(var) for var in inventory.variables if var.set_by_terraform]
+    return [item for item in mapped if item is not None]
+
+
+def _resolve(
+    var: Variable,
+    output: Callable[[str], TerraformOutput | None],
+    lookup: Callable[[str], MappedVariable | None],
+) -> MappedVariable | None:
+    inputs = list(var.terraform_inputs)
+    preferred = var.terraform_preferred_input
+    if preferred and condition_holds(preferred.when, lambda name: _value(lookup(name))):
+        inputs.remove(preferred.input)
+        inputs.insert(0, preferred.input)
+    if var.terraform_fallback_output:
+        inputs.append(var.terraform_fallback_output)
+    for name in inputs:
+        found = output(name)
+        if found is not None and found.value is not None:
+            return MappedVariable(var.name, found.value, found.sensitive, f"output {name}")
+    return _from_default(var, var.terraform_default, lookup)
+
+
+def _from_default(
+    var: Variable, default: Default | None, lookup: Callable[[str], MappedVariable | None]
+) -> MappedVariable | None:
+    if default is None:
+        return None
+    if default.from_variable:
+        source = lookup(default.from_variable)
+        if source is None:
+            return None
+        return MappedVariable(var.name, source.value, source.sensitive, f"from {source.name}")
+    assert default.value is not None
+    return MappedVariable(var.name, default.value, False, "default")
+
+
+def _value(mapped: MappedVariable | None) -> str | None:
+    return mapped.value if mapped else None
+
+
+# --- output formats ----------------------------------------------------------------------------
+
+
+def render_dotenv(mapped: list[MappedVariable]) -> str:
+    """KEY=value lines that `shipline env check --env-file` (and docker/compose) read back."""
+    return "".join(f"{item.name}={_dotenv_quote(item.value)}\n" for item in mapped)
+
+
+def _dotenv_quote(value: str) -> str:
+    if _SAFE_BARE.match(value):
+        return value
+    if "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def render_github_env(mapped: list[MappedVariable]) -> str:
+    """The `$GITHUB_ENV` text: NAME<<DELIMITER / value / DELIMITER, safe for any value."""
+    return "".join(github.output_block(item.name, item.value) for item in mapped)

@@ -1,0 +1,246 @@
+"""GitHub Actions I/O: step outputs, the step summary, annotations, log groups and masks.
+
+Inside Actions (`GITHUB_ACTIONS=true`) these write the runner's files and workflow commands;
+outside, they do nothing, so commands call them unconditionally. Workflow commands go to
+stderr (the runner reads commands from both streams), which keeps stdout for `--json`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+# GitHub refuses a step summary over 1 MiB; keep well inside it.
+SUMMARY_LIMIT = 1024 * 1024 - 4096
+_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+# A variable whose name says it holds a secret.
+_SECRET_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|"
+    r"SIGNING|_DSN$|^DSN$|AUTH_KEY|SESSION_KEY|ENCRYPTION_KEY|WEBHOOK_SECRET|COOKIE)",
+    re.IGNORECASE,
+)
+# Names matching _SECRET_NAME that only point at a secret (its ARN or name), never hold it.
+_REFERENCE_NAME = re.compile(r"(_ARN|_ID|_NAME|_FILE|_PATH)$", re.IGNORECASE)
+# Values that are secrets whatever their name.
+_SECRET_VALUE = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"
+    r"|\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}"
+    r"|\bsk-[A-Za-z0-9_-]{20,}"
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
+)
+# scheme://user:password@host: the password part.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"
+)
+# NAME=value, NAME: value and "name": "value" pairs in text.
+_PAIR = re.compile(
+    r"(?P<head>(?P<q>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*(?:=|:)\s*(?P<vq>[\"']?))"
+    r"(?P<value>[^\s\"',}]+)"
+)
+MASKED = "***"
+
+
+def in_actions(environ: Mapping[str, str] | None = None) -> bool:
+    return (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(name: str, message: str, stream: TextIO | None = None, **properties: Any) -> None:
+    shown = ",".join(
+        f"{key}={_escape_property(str(value))}"
+        for key, value in properties.items()
+        if value is not None
+    )
+    target = stream or sys.stderr
+    target.write(f"::{name}{' ' + shown if shown else ''}::{_escape_data(message)}\n")
+    target.flush()
+
+
+def _runner_file(variable: str) -> Path | None:
+    if not in_actions():
+        return None
+    value = os.environ.get(variable)
+    return Path(value) if value else None
+
+
+def output_block(name: str, value: str, delimiter: str | None = None) -> str:
+    """`name<<DELIM\\nvalue\\nDELIM\\n`: the $GITHUB_OUTPUT form that survives any newline."""
+    if not _OUTPUT_NAME.match(name):
+        raise ValueError(f"not a valid output name: {name!r}")
+    delimiter = delimiter or f"ghadelimiter_{uuid.uuid4()}"
+    if delimiter in name or delimiter in value:
+        raise ValueError("output value contains its own delimiter")
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def set_outputs(outputs: Mapping[str, Any]) -> None:
+    """Add step outputs (None becomes "", booleans true/false). No-op outside Actions."""
+    target = _runner_file("GITHUB_OUTPUT")
+    if target is None:
+        return
+    blocks = "".join(output_block(name, _text(value)) for name, value in outputs.items())
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(blocks)
+
+
+def append_summary(markdown: str) -> None:
+    """Append markdown to the job's step summary. No-op outside Actions."""
+    target = _runner_file("GITHUB_STEP_SUMMARY")
+    if target is None:
+        return
+    text = markdown if markdown.endswith("\n") else markdown + "\n"
+    used = target.stat().st_size if target.exists() else 0
+    room = SUMMARY_LIMIT - used
+    if len(text.encode("utf-8")) > room:
+        note = "\n_(summary cut: GitHub keeps at most 1 MiB)_\n"
+        keep = max(room - len(note.encode("utf-8")), 0)
+        text = text.encode("utf-8")[:keep].decode("utf-8", "ignore") + note
+        if keep == 0:
+            return
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def error(message: str, title: str | None = None, stream: TextIO | None = None) -> None:
+    """An `::error::` annotation (one per failure). No-op outside Actions."""
+    if in_actions():
+        _command("error", message, stream, title=title)
+
+
+def warning(message: str, title: str | None = None, stream: TextIO | None = None) -> None:
+    if in_actions():
+        _command("warning", message, stream, title=title)
+
+
+def notice(message: str, title: str | None = None, stream: TextIO | None = None) -> None:
+    if in_actions():
+        _command("notice", message, stream, title=title)
+
+
+@contextmanager
+def group(title: str, stream: TextIO | None = None) -> Iterator[None]:
+    """A foldable `::group::` in the job log around a phase. No-op outside Actions."""
+    active = in_actions()
+    if active:
+        _command("group", title, stream)
+    try:
+        yield
+    finally:
+        if active:
+            _command("endgroup", "", stream)
+
+
+def mask(value: str | None, stream: TextIO | None = None) -> None:
+    """`::add-mask::` so the runner hides `value` in the log; each line of a multi-line value
+    is masked on its own (the runner matches line by line). No-op outside Actions."""
+    if not value or not in_actions():
+        return
+    for line in value.splitlines():
+        if line.strip():
+            _command("add-mask", line, stream)
+
+
+def is_secret_like(name: str | None, value: str | None) -> bool:
+    """Whether a variable's value should never be shown: its name says it is a secret (and it
+    is not merely a reference such as an ARN), or the value looks like a credential."""
+    if not value:
+        return False
+    if _SECRET_VALUE.search(value) or _URL_PASSWORD.search(value):
+        return True
+    if name and _SECRET_NAME.search(name) and not _REFERENCE_NAME.search(name):
+        return not value.startswith("arn:")
+    return False
+
+
+def mask_text(text: str) -> str:
+    """`text` with secret-looking values replaced by ***: passwords in URLs, credentials by
+    their shape, and the values of NAME=value / "name": "value" pairs with a secret's name."""
+
+    def pair(match: re.Match[str]) -> str:
+        already = MASKED in match["value"]
+        if not already and is_secret_like(match["name"], match["value"]):
+            return match["head"] + MASKED
+        return match[0]
+
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + MASKED, text)
+    text = _SECRET_VALUE.sub(MASKED, text)
+    return _PAIR.sub(pair, text)
+
+
+def mask_environment(variables: Mapping[str, str]) -> list[str]:
+    """Mask every secret-looking value of `variables`; the names that were masked."""
+    masked = [name for name, value in variables.items() if is_secret_like(name, value)]
+    for name in masked:
+        mask(variables[name])
+    return masked
+
+
+def _cell(value: Any) -> str:
+    return _text(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (pipes in cells escaped, newlines flattened)."""
+    lines = [
+        "| " + " | ".join(_cell(h) for h in headers) + " |",
+        "| " + " | ".join("---" for _ in headers) + " |",
+    ]
+    lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who runs a release, from which commit and which Actions run (for the record)."""
+
+    actor: str | None
+    git_sha: str | None
+    run_url: str | None
+
+    @property
+    def holder(self) -> str:
+        """How the lock names its holder: `actor@host`."""
+        host = os.uname().nodename if hasattr(os, "uname") else "localhost"
+        return f"{self.actor or 'unknown'}@{host}"
+
+
+def run_context(environ: Mapping[str, str] | None = None) -> RunContext:
+    env = environ if environ is not None else os.environ
+    actor = env.get("GITHUB_ACTOR")
+    if not actor:
+        try:
+            actor = getpass.getuser()
+        except (KeyError, OSError):
+            actor = None
+    run_url = None
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        if env.get("GITHUB_RUN_ATTEMPT") and env["GITHUB_RUN_ATTEMPT"] != "1":
+            run_url += f"/attempts/{env['GITHUB_RUN_ATTEMPT']}"
+    return RunContext(actor=actor, git_sha=env.get("GITHUB_SHA") or None, run_url=run_url)

@@ -1,0 +1,669 @@
+"""One deploy, in order: preflight, lock + record, register, migrate, roll out, verify, record.
+
+Nothing changes before the task definitions are registered (step 3): every check that can
+refuse the release runs first, and a refusal is exit 2 with nothing registered or written.
+After services have moved, a failure puts EVERY moved service back on the task definition it
+ran before (the release is one unit), unless rollback is off. Every path ends by recording
+the release's final status and releasing the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipline import aws, console, github
+from shipline.config import Environment, Service
+from shipline.errors import (
+    EXIT_DAMAGED,
+    EXIT_FAILED,
+    EXIT_OK,
+    LockedError,
+    PreflightError,
+)
+from shipline.release import plan
+from shipline.release.health import HealthCheck, HealthResult, verify
+from shipline.release.migrate import MigrationResult, launch_settings, run_migration
+from shipline.release.rollout import (
+    DESCRIBE_BATCH,
+    Outcome,
+    Target,
+    Watch,
+    short_name,
+    update_services,
+    wait_for_services,
+)
+from shipline.release.stopping import Interrupted, StopSignal
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    environment: Environment
+    images: Mapping[str, str]  # image key -> reference
+    task_definitions: Mapping[str, str]  # service key -> task definition ARN
+    migrate: bool = True
+    rollback: bool = True
+    dry_run: bool = False
+    skip_preflight: frozenset[str] = frozenset()
+
+
+@dataclass
+class ServiceRun:
+    """One moved service through the release."""
+
+    key: str
+    service: Service
+    description: dict[str, Any]  # DescribeServices item, from the preflight
+    live: dict[str, Any]  # the running task definition (DescribeTaskDefinition, with tags)
+    target: dict[str, Any]  # the task definition to move to, register-ready
+    image: str  # the configured container's image after the release
+    new_task_definition: str | None = None  # ARN; known after step 3
+    result: str = "not moved"
+
+    @property
+    def previous_task_definition(self) -> str:
+        return str(self.live["taskDefinitionArn"])
+
+    @property
+    def desired_count(self) -> int | None:
+        return self.description.get("desiredCount")
+
+
+@dataclass
+class DeployResult:
+    release_id: str | None
+    status: str
+    exit_code: int
+    error: str | None = None
+    services: dict[str, ServiceRun] = field(default_factory=dict)
+    migration: MigrationResult | None = None
+    health: list[HealthResult] = field(default_factory=list)
+    rollback: str | None = None  # what the rollback did, when there was one
+    record_uri: str | None = None
+    record_link: str | None = None
+    diff: list[str] = field(default_factory=list)
+    final_task_definitions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "services": {
+                key: {
+                    "service": run.service.service,
+                    "before": run.previous_task_definition,
+                    "after": run.new_task_definition,
+                    "image": run.image,
+                    "result": run.result,
+                }
+                for key, run in self.services.items()
+            },
+            "migrate": self.migration.to_record() if self.migration else None,
+            "health": [result.to_record() for result in self.health],
+            "rollback": self.rollback,
+            "record": self.record_uri,
+            "diff": self.diff,
+            "task_definitions": self.final_task_definitions,
+        }
+
+
+def lock_ttl_seconds(environment: Environment) -> float:
+    """Long enough for the slowest release: migration, rollout + verify, and their rollback."""
+    migrate = environment.migrate.timeout if environment.migrate else 0.0
+    return migrate + 2 * (environment.wait.timeout + environment.health.timeout) + 600.0
+
+
+def record_link(environment: Environment, region: str, release_id: str) -> str:
+    """The record in the S3 console (a link a person can open from the step summary)."""
+    key = f"{environment.history_prefix}{release_id}.json"
+    return (
+        f"https://s3.console.aws.amazon.com/s3/object/{environment.history_bucket}"
+        f"?region={region}&prefix={key}"
+    )
+
+
+class Deploy:
+    """Runs one DeployRequest; `run()` returns the result (exit code included)."""
+
+    def __init__(
+        self,
+        request: DeployRequest,
+        *,
+        stop: StopSignal | None = None,
+        report: Callable[[str], None] = console.info,
+    ) -> None:
+        self.request = request
+        self.environment = request.environment
+        self.stop = stop or StopSignal()
+        self.report = report
+        self.region = aws.resolve_region(self.environment.region)
+        self.ecs = aws.client("ecs", self.region)
+        self.runs: dict[str, ServiceRun] = {}
+        self.descriptions: dict[str, dict[str, Any]] = {}
+        self.watch = Watch()
+        self.history: Any = None
+        self.lock: Any = None
+        self.record: Any = None
+        self.moving = False
+        self.rollback_health = ""
+        self.result = DeployResult(None, "refused", EXIT_FAILED)
+
+    # --- the flow --------------------------------------------------------------------------
+
+    def run(self) -> DeployResult:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            moves = self.preflight()
+        except (BotoCoreError, ClientError) as exc:
+            # Nothing has changed yet: an AWS error here is a refusal like any other check.
+            raise PreflightError(f"preflight could not read AWS: {exc}") from exc
+        if self.request.dry_run:
+            return self.dry_run()
+        if self.stop.is_set():  # asked to stop during the preflight: nothing was changed
+            self.result.status, self.result.error = "interrupted", "interrupted before any change"
+            return self.result
+        self.start_record(moves)
+        try:
+            self.execute()
+        except Interrupted as exc:
+            status = "interrupted"
+            code = EXIT_DAMAGED if self.moving else EXIT_FAILED
+            where = "while services were moving" if self.moving else "before any service moved"
+            self.finish(status, code, f"{exc} {where}")
+        except Exception as exc:
+            # Unexpected (an AWS error mid-release): record it, never leave in_progress behind.
+            code = EXIT_DAMAGED if self.moving else EXIT_FAILED
+            self.report(f"unexpected error: {type(exc).__name__}: {exc}")
+            self.finish("failed", code, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.release_lock()
+        return self.result
+
+    def execute(self) -> None:
+        with self.phase("register task definitions"):
+            self.register()
+        if plan.migration_applies(self.environment, self.runs, skip=not self.request.migrate):
+            with self.phase("migrate"):
+                migration = self.migrate()
+            if not migration.ok:
+                error = f"migration failed (exit code {migration.exit_code}): {migration.reason}"
+                for run in self.runs.values():
+                    run.result = "not moved (migration failed)"
+                self.finish("failed", EXIT_FAILED, error)
+                return
+        with self.phase("roll out"):
+            failure = self.roll_out()
+        if failure is None:
+            with self.phase("verify"):
+                failure = self.verify_health(self.health_checks())
+        if failure is None:
+            for run in self.runs.values():
+                run.result = "deployed"
+            self.finish("succeeded", EXIT_OK, None)
+            return
+        self.fail_after_moving(failure)
+
+    # --- step 1 ------------------------------------------------------------------------------
+
+    def preflight(self) -> dict[str, plan.Move]:
+        with self.phase("preflight"):
+            environment = self.environment
+            moves = plan.plan_moves(environment, self.request.images, self.request.task_definitions)
+            self.check_cluster()
+            self.descriptions = self.describe_services(
+                [svc.service for svc in environment.services.values()]
+            )
+            problems = plan.service_problems(environment.cluster, moves, self.descriptions)
+            if problems:
+                raise PreflightError("; ".join(problems))
+            for key, move in moves.items():
+                self.runs[key] = self.prepare(move)
+            # Masks first: nothing printed after this point can show those values.
+            mask_task_definition_secrets(
+                {
+                    f"{key}:{side}": getattr(run, side)
+                    for key, run in self.runs.items()
+                    for side in ("live", "target")
+                }
+            )
+            self.env_rule_checks()
+            self.check_history_and_lock()
+            for key, run in self.runs.items():
+                if self.request.dry_run:
+                    break  # the dry run prints its own diff
+                after = run.new_task_definition or f"{run.target['family']}:(new revision)"
+                self.report(
+                    f"{key}: {short_name(run.previous_task_definition)} -> {short_name(after)}"
+                    f" ({github.mask_text(run.image)})"
+                )
+            self.result.services = self.runs
+            return moves
+
+    def check_cluster(self) -> None:
+        answer = self.ecs.describe_clusters(clusters=[self.environment.cluster])
+        clusters = [c for c in answer.get("clusters", []) if c.get("status") == "ACTIVE"]
+        if not clusters:
+            raise PreflightError(
+                f"cluster '{self.environment.cluster}' does not exist or is not ACTIVE "
+                f"in {self.region}"
+            )
+
+    def describe_services(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(names), DESCRIBE_BATCH):
+            answer = self.ecs.describe_services(
+                cluster=self.environment.cluster, services=names[start : start + DESCRIBE_BATCH]
+            )
+            for description in answer.get("services", []):
+                found[description["serviceName"]] = description
+        return found
+
+    def describe_task_definition(self, arn: str, what: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        except ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message") or str(exc)
+            raise PreflightError(
+                f"{what}: task definition {arn} cannot be read: {message}"
+            ) from exc
+        return {**answer["taskDefinition"], "tags": answer.get("tags") or []}
+
+    def prepare(self, move: plan.Move) -> ServiceRun:
+        service = move.service
+        description = self.descriptions[service.service]
+        live = self.describe_task_definition(description["taskDefinition"], move.key)
+        if move.task_definition:
+            given = self.describe_task_definition(move.task_definition, move.key)
+            problem = plan.container_problem(given, service.container)
+            if problem:
+                raise PreflightError(f"--task-definition {move.key}: {problem}")
+            if given.get("status") != "ACTIVE":
+                raise PreflightError(
+                    f"--task-definition {move.key}: {move.task_definition} is "
+                    f"{given.get('status')}, not ACTIVE"
+                )
+            target = plan.render_task_definition(
+                given,
+                service.container,
+                str(plan.image_of(given, service.container)),
+                tags=given["tags"],
+            )
+            run = ServiceRun(
+                move.key,
+                service,
+                description,
+                live,
+                target,
+                image=str(plan.image_of(given, service.container)),
+                new_task_definition=move.task_definition,
+            )
+            return run
+        problem = plan.container_problem(live, service.container)
+        if problem:
+            raise PreflightError(f"{move.key}: {problem}")
+        target = plan.render_task_definition(live, service.container, str(move.image), live["tags"])
+        return ServiceRun(move.key, service, description, live, target, image=str(move.image))
+
+    def env_rule_checks(self) -> None:
+        """The hosting guide's rules on the task definitions about to run (named, skippable)."""
+        from shipline import envrules
+        from shipline.secrets_check import check_secret_refs
+
+        skip = envrules.validate_skip(self.request.skip_preflight)
+        targets = {key: run.target for key, run in self.runs.items()}
+        desired = {
+            key: (self.descriptions.get(svc.service) or {}).get("desiredCount")
+            for key, svc in self.environment.services.items()
+        }
+        problems = envrules.preflight_problems(
+            targets,
+            dict(self.environment.services),
+            desired,
+            skip,
+            environment_name=self.environment.name,
+        )
+        if envrules.SECRET_REFS not in skip:
+            problems += check_secret_refs(envrules.secret_refs_of(targets), self.region)
+        for problem in problems:
+            if not problem.is_error:
+                self.report(f"preflight warning: {problem.text()}")
+        errors = [problem for problem in problems if problem.is_error]
+        if errors:
+            hint = " (skip a check on purpose with --skip-preflight CHECK)"
+            raise PreflightError(
+                f"{len(errors)} preflight problem(s): "
+                + "; ".join(f"{p.check}: {p.text()}" for p in errors)
+                + hint
+            )
+
+    def check_history_and_lock(self) -> None:
+        from shipline.release.history import History, Lock
+
+        self.history = History(self.environment)
+        self.lock = Lock(self.environment)
+        self.history.check_reachable()
+        held = self.lock.status()
+        if held is not None and not held.expired():
+            raise LockedError(
+                f"environment {self.environment.name} is locked by {held.describe()}; "
+                f"wait for it, or `shipline lock release -e {self.environment.name}` "
+                "if that run is gone"
+            )
+
+    def dry_run(self) -> DeployResult:
+        lines: list[str] = []
+        for key, run in self.runs.items():
+            after = run.new_task_definition or f"{run.target['family']}:(new revision)"
+            lines.append(
+                f"{key} ({run.service.service}): {short_name(run.previous_task_definition)}"
+                f" -> {short_name(after)}"
+            )
+            lines += plan.image_diff(run.live, run.target, github.mask_text) or [
+                "   (no image change)"
+            ]
+            run.result = "dry run"
+        for line in lines:
+            self.report(line)
+        self.result.status = "dry_run"
+        self.result.exit_code = EXIT_OK
+        self.result.diff = lines
+        return self.result
+
+    # --- step 2 ------------------------------------------------------------------------------
+
+    def start_record(self, moves: Mapping[str, plan.Move]) -> None:
+        from shipline.release.records import ReleaseRecord, new_release_id
+
+        context = github.run_context()
+        release_id = new_release_id()
+        with self.phase("lock and record"):
+            self.lock.acquire(
+                release_id, context.holder, context.run_url, lock_ttl_seconds(self.environment)
+            )
+            images = {run.service.image: run.image for run in self.runs.values()} | dict(
+                self.request.images
+            )
+            self.record = ReleaseRecord(
+                release_id=release_id,
+                environment=self.environment.name,
+                kind="deploy",
+                actor=context.actor,
+                git_sha=context.git_sha,
+                run_url=context.run_url,
+                images=images,
+            )
+            try:
+                self.history.create(self.record)
+            except BaseException:
+                self.lock.release(release_id)
+                raise
+        self.result.release_id = release_id
+        self.result.record_uri = self.history.uri(release_id)
+        self.result.record_link = record_link(self.environment, self.region, release_id)
+        self.report(
+            f"release {release_id}: locked {self.environment.name}, record {self.result.record_uri}"
+        )
+
+    # --- step 3 ------------------------------------------------------------------------------
+
+    def register(self) -> None:
+        from shipline.release.records import ServiceRecord
+
+        for key, run in self.runs.items():
+            self.stop.check()
+            if run.new_task_definition is None:
+                answer = self.ecs.register_task_definition(**run.target)
+                run.new_task_definition = answer["taskDefinition"]["taskDefinitionArn"]
+                self.report(f"{key}: registered {short_name(run.new_task_definition)}")
+            else:
+                self.report(f"{key}: using {short_name(run.new_task_definition)}")
+            self.record.services[key] = ServiceRecord(
+                service=run.service.service,
+                task_definition=run.new_task_definition,
+                previous_task_definition=run.previous_task_definition,
+                desired_count=run.desired_count,
+                task_definition_content=run.target,
+            )
+        self.history.update(self.record)
+
+    # --- step 4 ------------------------------------------------------------------------------
+
+    def migrate(self) -> MigrationResult:
+        from shipline.release.records import MigrateRecord
+
+        settings = self.environment.migrate
+        assert settings is not None  # migration_applies checked it
+        run = self.runs[settings.service]
+        described = self.ecs.describe_task_definition(taskDefinition=run.new_task_definition)
+        result = run_migration(
+            self.ecs,
+            aws.client("logs", self.region),
+            cluster=self.environment.cluster,
+            task_definition=described["taskDefinition"],
+            container=settings.container,
+            command=settings.command,
+            launch=launch_settings(run.description),
+            poll=self.environment.wait.poll,
+            timeout=settings.timeout,
+            stop=self.stop,
+            report=self.report,
+        )
+        self.result.migration = result
+        self.record.migrate = MigrateRecord(**result.to_record())
+        if result.ok:
+            self.report("migration: exit code 0")
+        else:
+            self.report(f"migration FAILED: exit code {result.exit_code}; {result.reason}")
+            if result.log_tail:
+                self.report(f"last {len(result.log_tail)} log lines of the migration:")
+                for line in result.log_tail:
+                    self.report(f"  | {github.mask_text(line)}")
+        self.history.update(self.record)
+        return result
+
+    # --- step 5 ------------------------------------------------------------------------------
+
+    def roll_out(self) -> str | None:
+        """Move every service at once and wait; None on success, else why it failed."""
+        self.stop.check()
+        self.watch.remember_events(self.descriptions.values())
+        targets = [
+            Target(key, run.service.service, str(run.new_task_definition))
+            for key, run in self.runs.items()
+        ]
+        self.moving = True
+        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
+        failed = {key: error for key, error in errors.items() if error}
+        for key, error in failed.items():
+            self.runs[key].result = f"update failed: {error}"
+        if failed:
+            return "; ".join(
+                f"{key}: UpdateService failed: {error}" for key, error in failed.items()
+            )
+        self.report(f"updated {len(targets)} service(s); waiting for them together")
+        outcomes = wait_for_services(
+            self.ecs,
+            self.environment.cluster,
+            targets,
+            poll=self.environment.wait.poll,
+            timeout=self.environment.wait.timeout,
+            stop=self.stop,
+            report=self.report,
+            watch=self.watch,
+        )
+        return self.outcome_failure(outcomes, "rollout")
+
+    def outcome_failure(self, outcomes: Mapping[str, Outcome], what: str) -> str | None:
+        problems = []
+        for key, outcome in outcomes.items():
+            self.runs[key].result = f"{what} {outcome.state}: {outcome.detail}"
+            if outcome.state == "failed":
+                problems.append(f"{key}: {outcome.detail}")
+        unfinished = [key for key, outcome in outcomes.items() if not outcome.done]
+        if problems and unfinished:
+            problems.append(
+                f"not finished when the release stopped waiting: {', '.join(unfinished)}"
+            )
+        return f"{what} failed: " + "; ".join(problems) if problems else None
+
+    # --- step 6 ------------------------------------------------------------------------------
+
+    def health_checks(self) -> list[HealthCheck]:
+        return [
+            HealthCheck(key, run.service.health)
+            for key, run in self.runs.items()
+            if run.service.health
+        ]
+
+    def verify_health(self, checks: list[HealthCheck]) -> str | None:
+        self.stop.check()
+        if not checks:
+            self.report("no health URL configured for the moved services")
+            return None
+        results = verify(checks, self.environment.health, stop=self.stop, report=self.report)
+        self.result.health = results
+        self.record_health(results)
+        bad = [r for r in results if not r.ok]
+        for result in bad:
+            self.runs[result.service].result = f"unhealthy: {result.error}"
+        if not bad:
+            return None
+        return "verification failed: " + "; ".join(f"{r.service}: {r.error}" for r in bad)
+
+    def record_health(self, results: list[HealthResult]) -> None:
+        from shipline.release.records import HealthRecord
+
+        self.record.health = [HealthRecord(**result.to_record()) for result in results]
+
+    # --- after a failure in 5 or 6 -------------------------------------------------------
+
+    def fail_after_moving(self, failure: str) -> None:
+        rollback_on = self.request.rollback and self.environment.rollback == "auto"
+        if not rollback_on:
+            why = "--no-rollback" if not self.request.rollback else "rollback: off"
+            self.result.rollback = f"not attempted ({why})"
+            self.finish(
+                "failed",
+                EXIT_DAMAGED,
+                f"{failure}; services left on the new task definitions ({why})",
+            )
+            return
+        with self.phase("roll back"):
+            rollback_failure = self.roll_back()
+        if rollback_failure is None:
+            self.result.rollback = "every moved service is back on its previous task definition"
+            if self.rollback_health:
+                self.result.rollback += f" ({self.rollback_health})"
+            self.finish("rolled_back", EXIT_FAILED, f"{failure}; rolled back")
+        else:
+            self.result.rollback = f"FAILED: {rollback_failure}"
+            self.finish(
+                "rollback_failed", EXIT_DAMAGED, f"{failure}; rollback failed: {rollback_failure}"
+            )
+
+    def roll_back(self) -> str | None:
+        self.report("rolling back every moved service to its previous task definition")
+        targets = [
+            Target(key, run.service.service, run.previous_task_definition)
+            for key, run in self.runs.items()
+        ]
+        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
+        failed = {key: error for key, error in errors.items() if error}
+        if failed:
+            return "; ".join(f"{key}: UpdateService failed: {e}" for key, e in failed.items())
+        outcomes = wait_for_services(
+            self.ecs,
+            self.environment.cluster,
+            targets,
+            poll=self.environment.wait.poll,
+            timeout=self.environment.wait.timeout,
+            stop=self.stop,
+            report=self.report,
+            watch=self.watch,
+            fail_fast=False,
+        )
+        problems = [f"{key}: {o.detail}" for key, o in outcomes.items() if not o.succeeded]
+        for key, outcome in outcomes.items():
+            before = self.runs[key].result
+            after = (
+                "rolled back"
+                if outcome.succeeded
+                else f"rollback {outcome.state}: {outcome.detail}"
+            )
+            self.runs[key].result = f"{before}; {after}"
+        if problems:
+            return "; ".join(problems)
+        checks = self.health_checks()
+        if not checks:
+            return None
+        # The record keeps the verification that failed the release; this one is the rollback's.
+        results = verify(checks, self.environment.health, stop=self.stop, report=self.report)
+        self.rollback_health = ", ".join(
+            f"{r.service} {'healthy' if r.ok else 'UNHEALTHY'}" for r in results
+        )
+        bad = [r for r in results if not r.ok]
+        if bad:
+            return "after the rollback: " + "; ".join(f"{r.service}: {r.error}" for r in bad)
+        return None
+
+    # --- step 7 and every other ending ------------------------------------------------------
+
+    def finish(self, status: str, exit_code: int, error: str | None) -> None:
+        self.result.status = status
+        self.result.exit_code = exit_code
+        self.result.error = error
+        self.result.final_task_definitions = self.final_task_definitions()
+        if self.record is None:
+            return
+        self.record.finish(status, error)
+        try:
+            self.history.update(self.record)
+        except Exception as exc:
+            # The services' state matters more than the record's: say so, keep the exit code.
+            self.report(f"the release record could not be written: {type(exc).__name__}: {exc}")
+            if self.result.exit_code == EXIT_OK:
+                self.result.exit_code = EXIT_FAILED
+            self.result.error = f"the release record could not be written: {exc}"
+
+    def final_task_definitions(self) -> dict[str, str]:
+        """Service key -> the task definition its primary deployment runs now."""
+        names = [svc.service for svc in self.environment.services.values()]
+        try:
+            described = self.describe_services(names) if self.moving else self.descriptions
+        except Exception:  # an answer for the outputs only; the preflight's view will do
+            described = self.descriptions
+        return {
+            key: str(described[svc.service].get("taskDefinition"))
+            for key, svc in self.environment.services.items()
+            if svc.service in described
+        }
+
+    def release_lock(self) -> None:
+        if self.lock is None or self.result.release_id is None:
+            return
+        try:
+            self.lock.release(self.result.release_id)
+        except Exception as exc:
+            self.report(f"the lock could not be released: {exc} (see `shipline lock status`)")
+
+    @contextmanager
+    def phase(self, title: str) -> Iterator[None]:
+        with github.group(title):
+            self.report(f"== {title}")
+            yield
+
+
+def mask_task_definition_secrets(task_definitions: Mapping[str, Mapping[str, Any]]) -> None:
+    """::add-mask:: every secret-looking plain value of the task definitions (Actions only)."""
+    for task_definition in task_definitions.values():
+        for container in task_definition.get("containerDefinitions") or []:
+            for item in container.get("environment") or []:
+                if github.is_secret_like(item.get("name"), item.get("value")):
+                    github.mask(item.get("value"))

@@ -1,0 +1,374 @@
+"""Release records and the environment lock, in S3, written only with conditional requests.
+
+Layout under the environment's history location (`<history>/<environment>/`):
+- `<release_id>.json`: one record per release. Created with `If-None-Match: *` (never
+  overwrites another record), then updated only with `If-Match` on the ETag of this process's
+  own last write (a change made by anyone else in between makes the update fail, loudly).
+- `lock.json`: the one release allowed to change the environment. Created with
+  `If-None-Match: *`; once expired, taken over with `If-Match` on the expired lock's ETag, so
+  of two machines racing for it exactly one wins; released with a conditional delete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shipline.errors import EXIT_REFUSED, LockedError, PreflightError, ShiplineError, UsageError
+from shipline.release.records import (
+    LOCK_SCHEMA,
+    RecordError,
+    ReleaseRecord,
+    parse_timestamp,
+    utc_timestamp,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from shipline.config import Environment
+
+LOCK_NAME = "lock.json"
+_RECORD_NAME = re.compile(r"^(?P<release_id>[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6})\.json$")
+# Two answers mean "someone else wrote first": a failed precondition, or (S3 only) a
+# conditional write racing another one on the same key.
+_LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_READ_WORKERS = 8
+
+
+class RecordConflictError(ShiplineError):
+    """A record write refused by its condition: another writer got there first."""
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _is_client_error(exc: Exception, codes: set[str]) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and _error_code(exc) in codes
+
+
+class _Store:
+    """One environment's history location: bucket, key prefix, and the S3 client."""
+
+    def __init__(self, environment: Environment, s3: Any = None) -> None:
+        self.environment = environment
+        self.bucket = environment.history_bucket
+        self.prefix = environment.history_prefix
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            from shipline import aws
+
+            self._s3 = aws.client("s3", self.environment.region)
+        return self._s3
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def uri(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{name}"
+
+    def read(self, name: str) -> tuple[dict[str, Any], str] | None:
+        """The JSON document `name` and its ETag, or None when there is none."""
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + name)
+        except Exception as exc:
+            if _is_client_error(exc, _MISSING):
+                return None
+            raise
+        body = answer["Body"].read()
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise RecordError(f"{self.uri(name)} is not JSON: {exc}") from exc
+        return document, answer["ETag"]
+
+    def write(self, name: str, document: dict[str, Any], **condition: str) -> str:
+        """Write `document` as `name` under `condition` (IfNoneMatch / IfMatch); its new ETag."""
+        body = json.dumps(document, indent=2).encode("utf-8") + b"\n"
+        answer = self.s3.put_object(
+            Bucket=self.bucket,
+            Key=self.prefix + name,
+            Body=body,
+            ContentType="application/json",
+            **condition,
+        )
+        return answer["ETag"]
+
+
+class History:
+    """The release records of one environment."""
+
+    def __init__(self, environment: Environment, s3: Any = None) -> None:
+        self._store = _Store(environment, s3)
+        self.environment = environment
+        # release_id -> ETag of the last version this process wrote or read.
+        self._etags: dict[str, str] = {}
+
+    @property
+    def location(self) -> str:
+        """`s3://bucket/prefix/<environment>/`."""
+        return self._store.location
+
+    def uri(self, release_id: str) -> str:
+        """Where the record of `release_id` lives (for summaries and messages)."""
+        return self._store.uri(f"{release_id}.json")
+
+    def check_reachable(self) -> None:
+        """Raise PreflightError unless the history location can be listed."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._store.s3.list_objects_v2(
+                Bucket=self._store.bucket, Prefix=self._store.prefix, MaxKeys=1
+            )
+        except ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message") or _error_code(exc)
+            raise PreflightError(
+                f"release history {self.location} is not reachable: {_error_code(exc)}: {message}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise PreflightError(
+                f"release history {self.location} is not reachable: {exc}"
+            ) from exc
+
+    def create(self, record: ReleaseRecord) -> str:
+        """Write a new record; never replaces one. Returns its ETag."""
+        self._check_environment(record)
+        record.validate()
+        try:
+            etag = self._store.write(f"{record.release_id}.json", record.to_dict(), IfNoneMatch="*")
+        except Exception as exc:
+            if _is_client_error(exc, _LOST_RACE):
+                raise RecordConflictError(
+                    f"a release record {self.uri(record.release_id)} already exists; "
+                    "records are never overwritten",
+                    exit_code=EXIT_REFUSED,
+                ) from exc
+            raise
+        self._etags[record.release_id] = etag
+        return etag
+
+    def update(self, record: ReleaseRecord) -> str:
+        """Replace a record this process created (or read), only if nobody changed it since."""
+        self._check_environment(record)
+        record.validate()
+        etag = self._etags.get(record.release_id)
+        if etag is None:
+            raise RecordError(
+                f"release record {record.release_id} was not created or read here: "
+                "it can only be updated on its own ETag"
+            )
+        try:
+            new_etag = self._store.write(
+                f"{record.release_id}.json", record.to_dict(), IfMatch=etag
+            )
+        except Exception as exc:
+            if _is_client_error(exc, _LOST_RACE | _MISSING):
+                raise RecordConflictError(
+                    f"release record {self.uri(record.release_id)} was changed or removed by "
+                    "someone else since this release wrote it; not overwritten"
+                ) from exc
+            raise
+        self._etags[record.release_id] = new_etag
+        return new_etag
+
+    def get(self, release_id: str) -> ReleaseRecord:
+        """The record of `release_id`; UsageError (exit 2) when there is none."""
+        found = self._store.read(f"{release_id}.json")
+        if found is None:
+            raise UsageError(f"no release {release_id} in {self.location}")
+        document, etag = found
+        record = ReleaseRecord.from_dict(document)
+        self._etags[release_id] = etag
+        return record
+
+    def release_ids(self) -> list[str]:
+        """Every release id of the environment, newest first (one listing, no reads)."""
+        ids = []
+        paginator = self._store.s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self._store.bucket, Prefix=self._store.prefix, Delimiter="/"
+        )
+        for page in pages:
+            for entry in page.get("Contents", []):
+                name = entry["Key"][len(self._store.prefix) :]
+                match = _RECORD_NAME.match(name)
+                if match:
+                    ids.append(match["release_id"])
+        return sorted(ids, reverse=True)
+
+    def list(self, limit: int | None = None) -> list[ReleaseRecord]:
+        """The records, newest first; at most `limit` of them (read concurrently)."""
+        ids = self.release_ids()
+        if limit is not None:
+            ids = ids[: max(limit, 0)]
+        if not ids:
+            return []
+        with ThreadPoolExecutor(max_workers=min(_READ_WORKERS, len(ids))) as pool:
+            return list(pool.map(self.get, ids))
+
+    def _check_environment(self, record: ReleaseRecord) -> None:
+        if record.environment != self.environment.name:
+            raise RecordError(
+                f"release record {record.release_id} is for environment "
+                f"{record.environment!r}, not {self.environment.name!r}"
+            )
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds an environment's lock, and until when."""
+
+    holder: str
+    release_id: str
+    run_url: str | None
+    acquired_at: str
+    expires_at: str
+    etag: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "release_id": self.release_id,
+            "run_url": self.run_url,
+            "acquired_at": self.acquired_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], etag: str | None = None) -> LockInfo:
+        validate(data, LOCK_SCHEMA, "the environment lock")
+        return cls(
+            holder=data["holder"],
+            release_id=data["release_id"],
+            run_url=data["run_url"],
+            acquired_at=data["acquired_at"],
+            expires_at=data["expires_at"],
+            etag=etag,
+        )
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return parse_timestamp(self.expires_at) <= (now or datetime.now(UTC))
+
+    def describe(self) -> str:
+        """`release R by HOLDER since T (expires E), RUN_URL`: for messages."""
+        text = (
+            f"release {self.release_id} by {self.holder} since {self.acquired_at} "
+            f"(expires {self.expires_at})"
+        )
+        return f"{text}, {self.run_url}" if self.run_url else text
+
+
+class Lock:
+    """The environment lock: at most one release changes an environment at a time."""
+
+    def __init__(self, environment: Environment, s3: Any = None) -> None:
+        self._store = _Store(environment, s3)
+        self.environment = environment
+
+    @property
+    def uri(self) -> str:
+        return self._store.uri(LOCK_NAME)
+
+    def status(self) -> LockInfo | None:
+        """The lock as stored now (expired or not), or None when nobody holds it."""
+        found = self._store.read(LOCK_NAME)
+        if found is None:
+            return None
+        document, etag = found
+        return LockInfo.from_dict(document, etag)
+
+    def acquire(
+        self,
+        release_id: str,
+        holder: str,
+        run_url: str | None = None,
+        ttl_seconds: float = 3600.0,
+        now: datetime | None = None,
+    ) -> LockInfo:
+        """Take the lock for `release_id`, or raise LockedError (exit 2) naming who holds it.
+
+        A lock past its `expires_at` is taken over, conditionally on its ETag: when two take
+        it over at once, one of them wins and the other is told who did.
+        """
+        moment = now or datetime.now(UTC)
+        wanted = LockInfo(
+            holder=holder,
+            release_id=release_id,
+            run_url=run_url,
+            acquired_at=utc_timestamp(moment),
+            expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
+        )
+        validate(wanted.to_dict(), LOCK_SCHEMA, "the environment lock")
+        # Two rounds: the lock may be released between our failed create and our read.
+        for _ in range(2):
+            try:
+                etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfNoneMatch="*")
+                return LockInfo(**{**wanted.to_dict(), "etag": etag})
+            except Exception as exc:
+                if not _is_client_error(exc, _LOST_RACE):
+                    raise
+            held = self.status()
+            if held is None:
+                continue
+            if not held.expired(moment):
+                raise self._locked(held)
+            try:
+                etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfMatch=held.etag or "")
+                return LockInfo(**{**wanted.to_dict(), "etag": etag})
+            except Exception as exc:
+                if not _is_client_error(exc, _LOST_RACE | _MISSING):
+                    raise
+            winner = self.status()
+            if winner is not None:
+                raise self._locked(winner)
+        raise LockedError(f"environment {self.environment.name}: the lock is contended; try again")
+
+    def release(self, release_id: str | None = None) -> LockInfo | None:
+        """Remove the lock; returns what was removed (None when there was no lock).
+
+        With `release_id`, only that release's lock is removed: a lock held by another release
+        (for instance one that took over after ours expired) is left in place and LockedError
+        is raised. Without it, whoever holds the lock loses it (a person's decision).
+        """
+        held = self.status()
+        if held is None:
+            return None
+        if release_id is not None and held.release_id != release_id:
+            raise LockedError(
+                f"environment {self.environment.name}: the lock is held by "
+                f"{held.describe()}, not by release {release_id}; left in place"
+            )
+        try:
+            self._store.s3.delete_object(
+                Bucket=self._store.bucket, Key=self._store.prefix + LOCK_NAME, IfMatch=held.etag
+            )
+        except Exception as exc:
+            if _is_client_error(exc, _MISSING):
+                return held
+            if _is_client_error(exc, _LOST_RACE):
+                raise LockedError(
+                    f"environment {self.environment.name}: the lock changed while it was "
+                    "being released; left in place (see `shipline lock status`)"
+                ) from exc
+            raise
+        return held
+
+    def _locked(self, held: LockInfo) -> LockedError:
+        return LockedError(
+            f"environment {self.environment.name} is locked by {held.describe()}; "
+            f"wait for it, or `shipline lock release -e {self.environment.name}` "
+            "if that run is gone"
+        )

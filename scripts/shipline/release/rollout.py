@@ -1,0 +1,254 @@
+"""Roll ECS services: update all of them at once, then wait on all of them together.
+
+Waiting costs one DescribeServices call per poll for every ten services still pending (the
+API's limit per call), so API calls grow with polls x ceil(services / 10), never with
+polls x services. Whether a service's rollout succeeded is decided by the pure `classify`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shipline.release.stopping import StopSignal
+
+DESCRIBE_BATCH = 10  # DescribeServices accepts at most ten services per call
+
+WAITING = "waiting"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Service `key` (ECS name `service`) should end up running `task_definition`."""
+
+    key: str
+    service: str
+    task_definition: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # waiting | succeeded | failed
+    detail: str
+    running: int | None = None
+    desired: int | None = None
+    task_definition: str | None = None  # what the service's primary deployment runs
+
+    @property
+    def done(self) -> bool:
+        return self.state != WAITING
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == SUCCEEDED
+
+
+def short_name(task_definition: str | None) -> str:
+    """`family:revision` of a task definition ARN (the whole text when it is not one)."""
+    return (task_definition or "?").rsplit("/", 1)[-1]
+
+
+def classify(
+    description: Mapping[str, Any],
+    expected_task_definition: str,
+    started_at: datetime | None = None,
+) -> Outcome:
+    """Where one service's rollout to `expected_task_definition` stands (DescribeServices item).
+
+    Succeeded: the deployment of that task definition is the primary one, COMPLETED, with as
+    many tasks running as desired. Failed: the service is not ACTIVE, that deployment FAILED,
+    or the service went back to another task definition (the circuit breaker's rollback).
+    `started_at` is when UpdateService created the new deployment: a primary deployment older
+    than that is a stale answer (ECS reads are eventually consistent), not a rollback.
+    """
+    status = description.get("status")
+    if status != "ACTIVE":
+        return Outcome(FAILED, f"the service is {status}, not ACTIVE")
+    deployments = list(description.get("deployments") or [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    primary_td = (primary or {}).get("taskDefinition") or description.get("taskDefinition")
+    if primary_td == expected_task_definition:
+        target = primary
+    else:
+        target = next(
+            (d for d in deployments if d.get("taskDefinition") == expected_task_definition), None
+        )
+    if target is not None and target.get("rolloutState") == "FAILED":
+        reason = target.get("rolloutStateReason") or "no reason given"
+        failed_tasks = target.get("failedTasks") or 0
+        went_back = ""
+        if primary_td and primary_td != expected_task_definition:
+            went_back = f"; the service went back to {short_name(primary_td)}"
+        return Outcome(
+            FAILED,
+            f"rollout FAILED ({failed_tasks} failed tasks): {reason}{went_back}",
+            target.get("runningCount"),
+            target.get("desiredCount"),
+            primary_td,
+        )
+    if primary_td != expected_task_definition:
+        primary_created = (primary or {}).get("createdAt")
+        if started_at is not None and primary_created is not None and primary_created < started_at:
+            return Outcome(
+                WAITING,
+                "ECS does not list the new deployment yet",
+                (primary or {}).get("runningCount"),
+                (primary or {}).get("desiredCount"),
+                primary_td,
+            )
+        return Outcome(
+            FAILED,
+            f"the service runs {short_name(primary_td)}, not {short_name(expected_task_definition)}"
+            " (rolled back by the circuit breaker or replaced by another deployment)",
+            (primary or {}).get("runningCount"),
+            (primary or {}).get("desiredCount"),
+            primary_td,
+        )
+    deployment = primary or {}
+    running = deployment.get("runningCount", description.get("runningCount"))
+    desired = deployment.get("desiredCount", description.get("desiredCount"))
+    rollout_state = deployment.get("rolloutState")
+    # Without a rolloutState (an old deployment controller), one deployment left means done.
+    completed = rollout_state == "COMPLETED" or (rollout_state is None and len(deployments) <= 1)
+    counts = f"{running}/{desired} running"
+    if completed and running == desired:
+        return Outcome(SUCCEEDED, f"COMPLETED, {counts}", running, desired, primary_td)
+    pending = deployment.get("pendingCount") or 0
+    failed_tasks = deployment.get("failedTasks") or 0
+    extra = (f", {pending} pending" if pending else "") + (
+        f", {failed_tasks} failed tasks" if failed_tasks else ""
+    )
+    return Outcome(
+        WAITING, f"{rollout_state or 'IN_PROGRESS'}, {counts}{extra}", running, desired, primary_td
+    )
+
+
+def update_services(
+    ecs: Any, cluster: str, targets: Iterable[Target], watch: Watch | None = None
+) -> dict[str, str | None]:
+    """UpdateService for every target at once; key -> None when updated, else the error text.
+
+    `watch` learns when each new deployment was created (see `classify`'s `started_at`).
+    """
+    targets = list(targets)
+
+    def update(target: Target) -> str | None:
+        try:
+            answer = ecs.update_service(
+                cluster=cluster, service=target.service, taskDefinition=target.task_definition
+            )
+        except Exception as exc:  # reported per service; the caller rolls back the others
+            return f"{type(exc).__name__}: {exc}"
+        deployments = (answer.get("service") or {}).get("deployments") or []
+        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+        if watch is not None and primary.get("createdAt") is not None:
+            watch.started_at[target.key] = primary["createdAt"]
+        return None
+
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(DESCRIBE_BATCH, len(targets))) as pool:
+        return dict(zip((t.key for t in targets), pool.map(update, targets), strict=True))
+
+
+@dataclass
+class Watch:
+    """What has been reported already, so each state change and each event prints once."""
+
+    seen_events: dict[str, set[str]] = field(default_factory=dict)
+    last_state: dict[str, str] = field(default_factory=dict)
+    started_at: dict[str, datetime] = field(default_factory=dict)  # key -> new deployment
+    polls: int = 0  # rounds of DescribeServices calls
+    describe_calls: int = 0
+
+    def remember_events(self, descriptions: Iterable[Mapping[str, Any]]) -> None:
+        """Events that exist before the release are not news."""
+        for description in descriptions:
+            ids = self.seen_events.setdefault(description.get("serviceName", ""), set())
+            ids.update(str(event.get("id")) for event in description.get("events") or [])
+
+
+def wait_for_services(
+    ecs: Any,
+    cluster: str,
+    targets: Iterable[Target],
+    *,
+    poll: float,
+    timeout: float,
+    stop: StopSignal | None = None,
+    report: Callable[[str], None] = lambda line: None,
+    watch: Watch | None = None,
+    fail_fast: bool = True,
+) -> dict[str, Outcome]:
+    """Poll until every target succeeded or failed, or the timeout; key -> Outcome.
+
+    With `fail_fast`, the wait ends at the first failure (the release is one unit and is
+    rolled back as a whole); services still rolling then keep their last, unfinished outcome.
+    """
+    stop = stop or StopSignal()
+    watch = watch or Watch()
+    pending = {target.key: target for target in targets}
+    outcomes: dict[str, Outcome] = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        batch = list(pending.values())
+        watch.polls += 1
+        for start in range(0, len(batch), DESCRIBE_BATCH):
+            chunk = batch[start : start + DESCRIBE_BATCH]
+            answer = ecs.describe_services(cluster=cluster, services=[t.service for t in chunk])
+            watch.describe_calls += 1
+            described = {s.get("serviceName"): s for s in answer.get("services", [])}
+            for target in chunk:
+                description = described.get(target.service)
+                if description is None:
+                    outcome = Outcome(FAILED, f"the service is missing from cluster '{cluster}'")
+                else:
+                    _report_events(target, description, watch, report)
+                    started_at = watch.started_at.get(target.key)
+                    outcome = classify(description, target.task_definition, started_at)
+                outcomes[target.key] = outcome
+                line = f"{target.key} ({target.service}): {outcome.state}: {outcome.detail}"
+                if watch.last_state.get(target.key) != line:
+                    watch.last_state[target.key] = line
+                    report(line)
+                if outcome.done:
+                    del pending[target.key]
+        if not pending:
+            break
+        if fail_fast and any(o.state == FAILED for o in outcomes.values()):
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            for key in pending:
+                last = outcomes[key]
+                outcomes[key] = Outcome(
+                    FAILED,
+                    f"timed out after {timeout:g}s ({last.detail})",
+                    last.running,
+                    last.desired,
+                    last.task_definition,
+                )
+                report(f"{key} ({pending[key].service}): failed: {outcomes[key].detail}")
+            break
+        stop.sleep(min(poll, remaining))
+    return outcomes
+
+
+def _report_events(
+    target: Target,
+    description: Mapping[str, Any],
+    watch: Watch,
+    report: Callable[[str], None],
+) -> None:
+    seen = watch.seen_events.setdefault(target.service, set())
+    fresh = [e for e in description.get("events") or [] if str(e.get("id")) not in seen]
+    # ECS lists events newest first; print them in the order they happened.
+    for event in reversed(fresh):
+        seen.add(str(event.get("id")))
+        report(f"{target.key} ({target.service}): event: {event.get('message', '')}")

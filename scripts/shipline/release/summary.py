@@ -1,0 +1,80 @@
+"""The GitHub step summary and step outputs of a deploy, built from its result (pure)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shipline.github import markdown_table, mask_text
+from shipline.release.rollout import short_name
+
+if TYPE_CHECKING:
+    from shipline.release.deploy import DeployResult
+
+STATUS_WORDS = {
+    "succeeded": "succeeded",
+    "failed": "FAILED",
+    "rolled_back": "FAILED and rolled back",
+    "rollback_failed": "FAILED, and the rollback FAILED too: a person must act",
+    "interrupted": "INTERRUPTED",
+    "dry_run": "dry run (nothing changed)",
+    "refused": "refused (nothing changed)",
+}
+
+
+def deploy_outputs(result: DeployResult) -> dict[str, Any]:
+    """release_id, status, and `<key>_task_definition` for every service of the environment."""
+    outputs: dict[str, Any] = {"release_id": result.release_id or "", "status": result.status}
+    for key, arn in result.final_task_definitions.items():
+        outputs[f"{key}_task_definition"] = arn
+    return outputs
+
+
+def deploy_summary(result: DeployResult, environment: str) -> str:
+    """Markdown: the outcome, a table of services, the migration, health, rollback, record."""
+    title = STATUS_WORDS.get(result.status, result.status)
+    lines = [f"## shipline deploy to `{environment}`: {title}", ""]
+    if result.release_id:
+        lines.append(f"Release `{result.release_id}`, exit code {result.exit_code}.")
+    if result.error:
+        lines.append(f"\n**Why:** {mask_text(result.error)}")
+    lines.append("")
+    rows = [
+        [
+            key,
+            short_name(run.previous_task_definition),
+            short_name(run.new_task_definition) if run.new_task_definition else "-",
+            f"`{mask_text(run.image)}`",
+            run.result,
+        ]
+        for key, run in result.services.items()
+    ]
+    if rows:
+        lines.append(markdown_table(["service", "before", "after", "image", "result"], rows))
+    if result.migration is not None:
+        migration = result.migration
+        lines.append(
+            f"**Migration:** exit code {migration.exit_code}"
+            + (f" ({mask_text(migration.reason)})" if migration.reason else "")
+        )
+        if migration.log_tail:
+            lines += ["", "<details><summary>last log lines</summary>", "", "```"]
+            lines += [mask_text(line) for line in migration.log_tail]
+            lines += ["```", "</details>"]
+        lines.append("")
+    if result.health:
+        health_rows = [
+            [h.service, h.url, "ok" if h.ok else "FAILED", h.status, h.attempts]
+            for h in result.health
+        ]
+        lines.append("**Health:**\n")
+        lines.append(
+            markdown_table(["service", "url", "result", "status", "attempts"], health_rows)
+        )
+    if result.rollback:
+        lines.append(f"**Rollback:** {result.rollback}\n")
+    if result.diff:
+        lines += ["**Dry run:**", "", "```diff", *result.diff, "```", ""]
+    if result.record_uri:
+        link = result.record_link or result.record_uri
+        lines.append(f"**Record:** [{result.record_uri}]({link})")
+    return "\n".join(lines) + "\n"

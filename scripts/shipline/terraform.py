@@ -1,0 +1,370 @@
+"""Terraform: what a plan would do, whether applying it could lose data, and the CLI wrapper.
+
+The plan analysis is pure: it reads the JSON of `terraform show -json PLANFILE` (Terraform's
+documented plan representation, `resource_changes[].change.actions`) and decides. The wrapper
+builds terraform command lines as data, and `run` is the only code here that starts a process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from shipline.errors import ShiplineError, UsageError
+from shipline.schemas import SCHEMA_DIR
+
+STATEFUL_TABLE = SCHEMA_DIR / "terraform-stateful-resources.json"
+
+# Actions Terraform lists for one resource instance, and what they amount to.
+_ACTION_KINDS: dict[tuple[str, ...], str] = {
+    ("no-op",): "no-op",
+    ("read",): "read",
+    ("create",): "create",
+    ("update",): "update",
+    ("delete",): "delete",
+    ("delete", "create"): "replace",  # destroy first, then create
+    ("create", "delete"): "replace",  # create_before_destroy
+    ("forget",): "forget",  # removed from state, the object is kept
+    ("create", "forget"): "replace-forget",  # a new object; the old one kept, unmanaged
+}
+_LOSES_OBJECT = {"delete", "replace"}
+
+
+@cache
+def stateful_types() -> Mapping[str, str]:
+    """Resource type -> what deleting it loses (schemas/terraform-stateful-resources.json)."""
+    with STATEFUL_TABLE.open(encoding="utf-8") as handle:
+        return dict(json.load(handle)["resource_types"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan analysis (pure)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    address: str
+    type: str
+    action: str  # create | update | delete | replace | replace-forget | forget
+    stateful: bool
+    reason: str | None = None  # Terraform's action_reason, e.g. replace_because_cannot_update
+    replace_paths: tuple[str, ...] = ()  # attributes forcing a replacement
+
+    @property
+    def loses_data(self) -> bool:
+        return self.stateful and self.action in _LOSES_OBJECT
+
+
+@dataclass(frozen=True)
+class PlanAnalysis:
+    changes: tuple[ResourceChange, ...]
+    allowed: tuple[ResourceChange, ...]  # stateful deletes/replaces named by --allow-destroy
+    blocked: tuple[ResourceChange, ...]  # stateful deletes/replaces nobody allowed
+    unused_allows: tuple[str, ...] = field(default=())  # --allow-destroy naming no such change
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.blocked)
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "add": self.count("create"),
+            "change": self.count("update"),
+            "destroy": self.count("delete"),
+            "replace": self.count("replace") + self.count("replace-forget"),
+            "forget": self.count("forget"),
+        }
+
+    def headline(self) -> str:
+        counts = self.counts
+        text = (
+            f"{counts['add']} to add, {counts['change']} to change, "
+            f"{counts['destroy']} to destroy, {counts['replace']} to replace"
+        )
+        if counts["forget"]:
+            text += f", {counts['forget']} to forget"
+        return text
+
+    def refusal(self) -> str:
+        """One line: which stateful resources the plan would delete or replace."""
+        listed = ", ".join(f"{change.address} ({change.action})" for change in self.blocked)
+        return (
+            f"refusing: the plan would delete or replace stateful resources: {listed}; "
+            "nothing applied (to allow it, repeat with --allow-destroy ADDRESS for each)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "refused": self.refused,
+            "changes": [_change_dict(change) for change in self.changes],
+            "blocked": [change.address for change in self.blocked],
+            "allowed_destroys": [change.address for change in self.allowed],
+            "unused_allow_destroy": list(self.unused_allows),
+        }
+
+
+def _change_dict(change: ResourceChange) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "type": change.type,
+        "action": change.action,
+        "stateful": change.stateful,
+        "reason": change.reason,
+        "replace_paths": list(change.replace_paths),
+    }
+
+
+def parse_plan(text: str, source: str = "plan") -> dict[str, Any]:
+    """`terraform show -json` text -> the plan document; UsageError when it is not one."""
+    try:
+        plan = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(plan, dict) or "format_version" not in plan:
+        raise UsageError(f"{source}: not a Terraform plan in JSON (no format_version)")
+    major = str(plan["format_version"]).split(".", 1)[0]
+    if major != "1":
+        raise UsageError(
+            f"{source}: plan format {plan['format_version']} is not supported (expected 1.x)"
+        )
+    if not isinstance(plan.get("resource_changes", []), list):
+        raise UsageError(f"{source}: resource_changes is not a list")
+    return plan
+
+
+def action_kind(actions: Sequence[str]) -> str:
+    """Terraform's action list for one instance -> one word; UsageError for an unknown list."""
+    kind = _ACTION_KINDS.get(tuple(actions))
+    if kind is None:
+        raise UsageError(f"unknown Terraform change actions {list(actions)}")
+    return kind
+
+
+def _replace_paths(raw: Any) -> tuple[str, ...]:
+    paths = []
+    for path in raw or []:
+        if isinstance(path, list):
+            paths.append(".".join(str(step) for step in path))
+    return tuple(paths)
+
+
+def analyze_plan(
+    plan: Mapping[str, Any],
+    allow_destroy: Iterable[str] = (),
+    stateful: Mapping[str, str] | None = None,
+) -> PlanAnalysis:
+    """Classify every managed resource change and decide what an apply must not do."""
+    table = stateful_types() if stateful is None else stateful
+    allowed_addresses = list(dict.fromkeys(allow_destroy))
+    changes = []
+    for entry in plan.get("resource_changes", []):
+        if entry.get("mode", "managed") != "managed":
+            continue  # data sources are only read
+        kind = action_kind(entry.get("change", {}).get("actions", []))
+        if kind in {"no-op", "read"}:
+            continue
+        address = str(entry["address"])
+        if entry.get("deposed"):
+            address += f" (deposed {entry['deposed']})"
+        changes.append(
+            ResourceChange(
+                address=address,
+                type=str(entry.get("type", "")),
+                action=kind,
+                stateful=entry.get("type") in table,
+                reason=entry.get("action_reason"),
+                replace_paths=_replace_paths(entry.get("change", {}).get("replace_paths")),
+            )
+        )
+    losing = [change for change in changes if change.loses_data]
+    allowed = tuple(c for c in losing if _base_address(c.address) in allowed_addresses)
+    blocked = tuple(c for c in losing if _base_address(c.address) not in allowed_addresses)
+    named = {_base_address(change.address) for change in losing}
+    unused = tuple(address for address in allowed_addresses if address not in named)
+    return PlanAnalysis(tuple(changes), allowed, blocked, unused)
+
+
+def _base_address(address: str) -> str:
+    return address.split(" (deposed", 1)[0]
+
+
+_SYMBOL = {
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "replace": "-/+",
+    "replace-forget": "./+",
+    "forget": ".",
+}
+
+
+def summary_markdown(analysis: PlanAnalysis, title: str = "Terraform plan") -> str:
+    """The step-summary report: counts, a table of changes, and the verdict."""
+    lines = [f"### {title}", "", f"**{analysis.headline()}**", ""]
+    if analysis.refused:
+        lines += [
+            "> [!CAUTION]",
+            "> Refused: this plan deletes or replaces stateful resources. Nothing was applied.",
+            "> To allow it, name each one with `--allow-destroy ADDRESS`.",
+            "",
+        ]
+    if analysis.allowed:
+        allowed = ", ".join(f"`{change.address}`" for change in analysis.allowed)
+        lines += [f"Allowed to delete or replace (--allow-destroy): {allowed}", ""]
+    if analysis.unused_allows:
+        unused = ", ".join(f"`{address}`" for address in analysis.unused_allows)
+        lines += [f"--allow-destroy named resources the plan does not remove: {unused}", ""]
+    if analysis.changes:
+        lines += ["| | resource | action | note |", "| --- | --- | --- | --- |"]
+        for change in analysis.changes:
+            note = []
+            if change.loses_data:
+                note.append("**stateful**" if change in analysis.blocked else "stateful, allowed")
+            if change.replace_paths:
+                note.append("forced by " + ", ".join(f"`{p}`" for p in change.replace_paths))
+            symbol = _SYMBOL.get(change.action, "")
+            lines.append(
+                f"| `{symbol}` | `{change.address}` | {change.action} | {'; '.join(note)} |"
+            )
+    else:
+        lines.append("No changes.")
+    return "\n".join(lines) + "\n"
+
+
+def summary_text(analysis: PlanAnalysis) -> list[str]:
+    """The same report as plain lines for the log."""
+    lines = [f"plan: {analysis.headline()}"]
+    for change in analysis.changes:
+        flag = ""
+        if change.loses_data:
+            flag = "  <-- STATEFUL" if change in analysis.blocked else "  (stateful, allowed)"
+        lines.append(f"  {_SYMBOL.get(change.action, '?'):>3} {change.address}{flag}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The terraform CLI
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Where and how terraform runs. Paths are absolute: -chdir moves terraform's cwd."""
+
+    executable: str
+    directory: Path
+    backend_configs: tuple[str, ...] = ()
+    var_files: tuple[Path, ...] = ()
+    variables: tuple[str, ...] = ()  # NAME=VALUE
+
+    def base(self) -> list[str]:
+        return [self.executable, f"-chdir={self.directory}"]
+
+
+def absolute_backend_config(value: str, cwd: Path) -> str:
+    """A KEY=VALUE pair stays as it is; a file path is made absolute."""
+    if "=" in value:
+        return value
+    return str((cwd / value).resolve())
+
+
+def init_command(invocation: Invocation) -> list[str]:
+    configs = [f"-backend-config={config}" for config in invocation.backend_configs]
+    return [*invocation.base(), "init", "-input=false", *configs]
+
+
+def plan_command(invocation: Invocation, plan_file: Path) -> list[str]:
+    var_files = [f"-var-file={path}" for path in invocation.var_files]
+    variables = [f"-var={assignment}" for assignment in invocation.variables]
+    return [
+        *invocation.base(),
+        "plan",
+        "-input=false",
+        f"-out={plan_file}",
+        *var_files,
+        *variables,
+    ]
+
+
+def show_command(invocation: Invocation, plan_file: Path) -> list[str]:
+    return [*invocation.base(), "show", "-json", str(plan_file)]
+
+
+def apply_command(invocation: Invocation, plan_file: Path) -> list[str]:
+    # A saved plan carries its variables and never prompts; -input=false guards the rest.
+    return [*invocation.base(), "apply", "-input=false", str(plan_file)]
+
+
+def output_command(invocation: Invocation) -> list[str]:
+    return [*invocation.base(), "output", "-json"]
+
+
+def printable(command: Sequence[str]) -> str:
+    """The command for the log, with every -var value hidden (it may be a secret)."""
+    shown = []
+    for part in command:
+        if part.startswith("-var="):
+            name = part[len("-var=") :].split("=", 1)[0]
+            part = f"-var={name}=***"
+        shown.append(part)
+    return " ".join(shown)
+
+
+def _log_stream() -> Any:
+    """Our stderr when it is a real file (it is, from a shell); else inherit the parent's."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return sys.stderr
+
+
+class TerraformFailed(ShiplineError):
+    """terraform exited non-zero."""
+
+    def __init__(self, step: str, returncode: int) -> None:
+        self.step = step
+        self.returncode = returncode
+        super().__init__(f"terraform {step} failed (exit {returncode}); its output is above")
+
+
+def run(command: Sequence[str], *, capture: bool = False) -> str:
+    """Run terraform; its own output goes to stderr (stdout is for --json), unless captured.
+
+    Raises UsageError when the executable is missing, TerraformFailed when it exits non-zero.
+    """
+    environment = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0")
+    log = _log_stream()
+    try:
+        result = subprocess.run(
+            list(command),
+            env=environment,
+            stdout=subprocess.PIPE if capture else log,
+            stderr=log,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise UsageError(
+            f"terraform executable {command[0]!r} not found: install Terraform, or name it "
+            "with --terraform or $SHIPLINE_TERRAFORM"
+        ) from None
+    except PermissionError:
+        raise UsageError(f"terraform executable {command[0]!r} is not executable") from None
+    if result.returncode != 0:
+        step = next((part for part in command[1:] if not part.startswith("-")), "?")
+        raise TerraformFailed(step, result.returncode)
+    return result.stdout if capture else ""

@@ -1,0 +1,417 @@
+"""shipline's composite actions run by the runner against the sandbox: the scripts GitHub would
+run, the shipline commands they call, the outputs and summaries a workflow would read."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from actions.runner import ActionRun, run_action
+
+REPO = Path(__file__).resolve().parents[2]
+ACTIONS = REPO / "actions"
+RELEASE_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, environment: Any) -> Path:
+    """A job's workspace: a checkout with the environment's shipline.yml ("sim")."""
+    document = environment.shipline_config("sim")
+    # An unhealthy service is given up on after 2 s, not the config's 20.
+    document["environments"]["sim"]["health"]["timeout"] = 2
+    (tmp_path / "shipline.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    return tmp_path
+
+
+def job_env() -> dict[str, str]:
+    """The job's environment: the sandbox's AWS settings (set by the fixture) and this Python's
+    scripts first on PATH, as setup-python + setup-shipline leave it."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY", "GITHUB_PATH"):
+        env.pop(name, None)
+    return env
+
+
+def run(name: str, inputs: dict[str, str], workspace: Path) -> ActionRun:
+    return run_action(
+        ACTIONS / name,
+        inputs,
+        env=job_env(),
+        workspace=workspace,
+        runner_temp=workspace / ".runner-temp",
+        timeout=120,
+    )
+
+
+def result(run_: ActionRun) -> dict[str, Any]:
+    return json.loads(Path(run_.outputs["result-file"]).read_text(encoding="utf-8"))
+
+
+def running(environment: Any, sandbox: Any) -> dict[str, str]:
+    """Service key -> task definition ARN it runs."""
+    names = list(environment.services.values())
+    described = sandbox.client("ecs").describe_services(
+        cluster=environment.cluster, services=names
+    )["services"]
+    by_name = {service["serviceName"]: service["taskDefinition"] for service in described}
+    return {key: by_name[name] for key, name in environment.services.items()}
+
+
+def image_of(sandbox: Any, task_definition: str, container: str) -> str:
+    document = sandbox.client("ecs").describe_task_definition(taskDefinition=task_definition)
+    [found] = [
+        c["image"]
+        for c in document["taskDefinition"]["containerDefinitions"]
+        if c["name"] == container
+    ]
+    return found
+
+
+def deploy(environment: Any, workspace: Path, tag: str, **inputs: str) -> ActionRun:
+    images = f"api={environment.image('api', tag)}\nweb={environment.image('web', tag)}\n"
+    return run("ecs-deploy", {"environment": "sim", "images": images, **inputs}, workspace)
+
+
+# --- setup-shipline ------------------------------------------------------------------------------
+
+
+def test_setup_shipline_reuses_an_install_of_the_same_source(tmp_path):
+    done = run_action(ACTIONS / "setup-shipline", {}, env=job_env(), workspace=tmp_path)
+    assert done.exit_code == 0, done.log
+    assert done.skipped_uses == [
+        "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97",
+    ]
+    assert done.outputs["installed"] == "false"
+    assert done.outputs["version"].startswith("shipline ")
+    assert Path(done.outputs["python"]).parent == Path(sys.executable).parent
+
+
+# --- ecs-deploy ----------------------------------------------------------------------------------
+
+
+def test_ecs_deploy_moves_every_service_and_reports_the_release(sandbox, environment, workspace):
+    before = running(environment, sandbox)
+    done = deploy(environment, workspace, "v2")
+    assert done.exit_code == 0, done.log
+    assert done.skipped_uses == []
+    outputs = done.outputs
+    assert RELEASE_ID.match(outputs["release-id"]), outputs
+    assert outputs["status"] == "succeeded"
+    assert outputs["exit-code"] == "0"
+    after = running(environment, sandbox)
+    for key in ("api", "web", "worker"):  # the worker runs the api image
+        assert after[key] != before[key]
+        assert outputs[f"{key}-task-definition"] == after[key]
+        image = "web" if key == "web" else "api"
+        assert image_of(sandbox, after[key], environment.containers[key]) == environment.image(
+            image, "v2"
+        )
+    assert result(done)["release_id"] == outputs["release-id"]
+    # The step summary names the release and each service.
+    assert outputs["release-id"] in done.summary
+    for service in environment.services.values():
+        assert service in done.summary
+
+
+def test_ecs_deploy_of_an_unhealthy_release_rolls_back_and_fails_the_step(
+    sandbox, environment, workspace
+):
+    before = running(environment, sandbox)
+    sandbox.policy(
+        {
+            "services": {
+                "*": {"converge_seconds": 0.2},
+                environment.services["web"]: {"unhealthy": "v3"},
+            },
+            "tasks": {"*": {"run_seconds": 0.2}},
+        }
+    )
+    done = deploy(environment, workspace, "v3")
+    assert done.exit_code == 1, done.log
+    assert done.outputs["status"] == "rolled_back"
+    assert done.outputs["exit-code"] == "1"
+    assert running(environment, sandbox) == before  # every service back where it was
+    assert any(level == "error" for level, _ in done.annotations), done.log
+    assert "rolled_back" in done.summary or "rolled back" in done.summary.lower()
+
+
+def test_ecs_deploy_deploys_given_task_definitions_as_they_are(sandbox, environment, workspace):
+    from sim_sandbox import register_revision
+
+    ecs = sandbox.client("ecs")
+    registered = register_revision(
+        ecs,
+        environment.task_definitions["web"],
+        environment.containers["web"],
+        environment.image("web", "v5"),
+    )
+    done = run(
+        "ecs-deploy",
+        {"environment": "sim", "task-definitions": f"web={registered}\n\n", "migrate": "false"},
+        workspace,
+    )
+    assert done.exit_code == 0, done.log
+    after = running(environment, sandbox)
+    assert after["web"] == registered
+    assert done.outputs["web-task-definition"] == registered
+    assert after["api"] == environment.task_definitions["api"]  # not moved
+    assert done.outputs["api-task-definition"] == after["api"]
+
+
+def test_ecs_deploy_refuses_a_bad_flag_before_calling_shipline(sandbox, environment, workspace):
+    before = running(environment, sandbox)
+    done = deploy(environment, workspace, "v2", migrate="yes")
+    assert done.exit_code == 2
+    assert ("error", 'ecs-deploy: input migrate must be "true" or "false", got "yes"') in (
+        done.annotations
+    )
+    assert running(environment, sandbox) == before
+
+
+def test_ecs_deploy_passes_shiplines_refusal_on(sandbox, environment, workspace):
+    done = run("ecs-deploy", {"environment": "nowhere", "images": "api=x:1"}, workspace)
+    assert done.exit_code == 2
+    assert done.outputs["exit-code"] == "2"
+    assert done.outputs["status"] == "refused"
+
+
+# --- ecs-migrate ---------------------------------------------------------------------------------
+
+
+def test_ecs_migrate_runs_the_migration_task(sandbox, environment, workspace):
+    done = run(
+        "ecs-migrate",
+        {"environment": "sim", "image": f"api={environment.image('api', 'v2')}"},
+        workspace,
+    )
+    assert done.exit_code == 0, done.log
+    assert done.outputs["exit-code"] == "0"
+    assert done.outputs["container-exit-code"] == "0"
+    assert done.outputs["task-arn"].startswith("arn:aws:ecs:")
+    assert result(done)["ok"] is True
+    assert "exit code 0" in done.summary
+
+
+def test_ecs_migrate_fails_with_the_tasks_exit_code(sandbox, environment, workspace):
+    family = environment.families["api"]
+    sandbox.policy(
+        {
+            "services": {"*": {"converge_seconds": 0.2}},
+            "tasks": {
+                "*": {"run_seconds": 0.2},
+                family: {"exit_code": 1, "logs": ["relation missing"]},
+            },
+        }
+    )
+    done = run(
+        "ecs-migrate",
+        {"environment": "sim", "task-definition": environment.task_definitions["api"]},
+        workspace,
+    )
+    assert done.exit_code == 1, done.log
+    assert done.outputs["exit-code"] == "1"
+    assert done.outputs["container-exit-code"] == "1"
+    assert "relation missing" in done.log
+
+
+def test_ecs_migrate_wants_exactly_one_of_image_and_task_definition(environment, workspace):
+    done = run("ecs-migrate", {"environment": "sim"}, workspace)
+    assert done.exit_code == 2
+    assert done.annotations == [
+        ("error", "ecs-migrate: give image (KEY=REF) or task-definition (ARN)")
+    ]
+
+
+# --- verify-health -------------------------------------------------------------------------------
+
+
+def test_verify_health_passes_on_healthy_services(sandbox, environment, workspace):
+    done = run("verify-health", {"environment": "sim"}, workspace)
+    assert done.exit_code == 0, done.log
+    assert done.outputs["exit-code"] == "0"
+    assert done.outputs["healthy"] == "true"
+    assert {entry["service"] for entry in result(done)["results"]} == {"api", "web"}
+
+
+def test_verify_health_fails_on_an_unhealthy_service(sandbox, environment, workspace):
+    sandbox.policy(
+        {
+            "services": {
+                "*": {"converge_seconds": 0.2},
+                environment.services["api"]: {"unhealthy": True},
+            }
+        }
+    )
+    done = run("verify-health", {"environment": "sim"}, workspace)
+    assert done.exit_code == 1, done.log
+    assert done.outputs["exit-code"] == "1"
+    assert done.outputs["healthy"] == "false"
+    assert any(level == "error" and "api" in text for level, text in done.annotations)
+
+
+# --- rollback ------------------------------------------------------------------------------------
+
+
+def test_rollback_returns_to_the_previous_release(sandbox, environment, workspace):
+    first = deploy(environment, workspace, "v2")
+    assert first.exit_code == 0, first.log
+    on_first = running(environment, sandbox)
+    second = deploy(environment, workspace, "v3")
+    assert second.exit_code == 0, second.log
+
+    done = run("rollback", {"environment": "sim"}, workspace)
+    assert done.exit_code == 0, done.log
+    assert done.outputs["status"] == "succeeded"
+    assert done.outputs["rolled-back-to"] == first.outputs["release-id"]
+    assert RELEASE_ID.match(done.outputs["release-id"])
+    assert running(environment, sandbox) == on_first
+    assert first.outputs["release-id"] in done.summary
+
+
+def test_rollback_scales_to_zero(sandbox, environment, workspace):
+    done = run("rollback", {"environment": "sim", "scale-to-zero": "true"}, workspace)
+    assert done.exit_code == 0, done.log
+    names = list(environment.services.values())
+    described = sandbox.client("ecs").describe_services(cluster=environment.cluster, services=names)
+    assert [service["desiredCount"] for service in described["services"]] == [0] * len(names)
+
+
+def test_rollback_refuses_a_target_and_scale_to_zero_together(environment, workspace):
+    done = run("rollback", {"environment": "sim", "to": "x", "scale-to-zero": "true"}, workspace)
+    assert done.exit_code == 2
+    assert done.annotations == [("error", "rollback: give either to or scale-to-zero, not both")]
+
+
+# --- terraform-apply (terraform itself is a stand-in: arguments and exit codes only) -------------
+
+STAND_IN_TERRAFORM = """\
+#!{python}
+# Stand-in for the terraform CLI: logs its arguments, answers init/plan/show/apply/output.
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["TERRAFORM_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+command = next(a for a in args if not a.startswith("-"))
+if command == "plan":
+    out = next(a for a in args if a.startswith("-out=")).split("=", 1)[1]
+    open(out, "w").write("binary plan")
+elif command == "show":
+    print(json.dumps(json.loads(os.environ["TERRAFORM_PLAN_JSON"])))
+elif command == "output":
+    print(os.environ["TERRAFORM_OUTPUTS_JSON"])
+sys.exit(int(os.environ.get("TERRAFORM_EXIT_" + command.upper(), "0")))
+"""
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/agent-saas-production-{}:7"
+TERRAFORM_OUTPUTS = {
+    "api_task_definition_arn": {"value": ARN.format("api"), "type": "string", "sensitive": False},
+    "web_task_definition_arn": {"value": ARN.format("web"), "type": "string", "sensitive": False},
+    "worker_task_definition_arn": {"value": None, "type": "string", "sensitive": False},
+    "cluster_name": {"value": "agent-saas-production", "type": "string", "sensitive": False},
+    "environment": {"value": "production", "type": "string", "sensitive": False},
+    "region": {"value": "us-east-1", "type": "string", "sensitive": False},
+    "api_base_url": {"value": "https://api.example.com", "type": "string", "sensitive": False},
+    "app_public_url": {"value": "https://app.example.com", "type": "string", "sensitive": False},
+    "api_url": {"value": "https://api.example.com", "type": "string", "sensitive": False},
+    "web_url": {"value": "https://app.example.com", "type": "string", "sensitive": False},
+}
+
+
+def plan_json(*changes: tuple[str, str, list[str]]) -> str:
+    return json.dumps(
+        {
+            "format_version": "1.2",
+            "resource_changes": [
+                {
+                    "address": address,
+                    "type": kind,
+                    "mode": "managed",
+                    "change": {"actions": actions},
+                }
+                for address, kind, actions in changes
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def terraform_job(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """A workspace with a blueprint folder and the stand-in terraform first on PATH."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    stand_in = tools / "terraform"
+    stand_in.write_text(STAND_IN_TERRAFORM.format(python=sys.executable), encoding="utf-8")
+    stand_in.chmod(0o755)
+    workspace = tmp_path / "workspace"
+    (workspace / "ops" / "infra" / "aws").mkdir(parents=True)
+    (workspace / "production.tfvars").write_text('environment = "production"\n')
+    log = tmp_path / "terraform.log"
+    env = job_env()
+    env.update(
+        PATH=os.pathsep.join([str(tools), env["PATH"]]),
+        TERRAFORM_LOG=str(log),
+        TERRAFORM_OUTPUTS_JSON=json.dumps(TERRAFORM_OUTPUTS),
+        TERRAFORM_PLAN_JSON=plan_json(
+            ('aws_ecs_task_definition.this["api"]', "aws_ecs_task_definition", ["create"])
+        ),
+    )
+    return env, workspace, log
+
+
+def terraform_calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_terraform_apply_plans_applies_and_hands_on_terraforms_task_definitions(terraform_job):
+    env, workspace, log = terraform_job
+    done = run_action(
+        ACTIONS / "terraform-apply",
+        {
+            "backend-config": "bucket=state-bucket\nkey=production.tfstate\n",
+            "var-files": "production.tfvars",
+            "images": "api=registry.example.com/api@sha256:" + "a" * 64 + "\nweb=\n",
+        },
+        env=env,
+        workspace=workspace,
+        runner_temp=workspace / ".runner-temp",
+    )
+    assert done.exit_code == 0, done.log
+    assert done.skipped_uses == [
+        "hashicorp/setup-terraform@dfe3c3f87815947d99a8997f908cb6525fc44e9e",
+    ]
+    calls = terraform_calls(log)
+    commands = [next(a for a in call if not a.startswith("-")) for call in calls]
+    assert commands == ["init", "plan", "show", "show", "apply", "output"]
+    init, plan = calls[0], calls[1]
+    assert "-backend-config=bucket=state-bucket" in init
+    assert "-backend-config=key=production.tfstate" in init
+    assert f"-var-file={workspace / 'production.tfvars'}" in plan
+    assert "-var=api_image=registry.example.com/api@sha256:" + "a" * 64 in plan
+    assert not any(arg.startswith("-var=web_image") for arg in plan)  # empty: left to the tfvars
+    # Only the services Terraform created, as ecs-deploy's KEY=ARN lines.
+    assert done.outputs["task-definitions"] == f"api={ARN.format('api')}\nweb={ARN.format('web')}"
+    assert done.outputs["cluster"] == "agent-saas-production"
+    # The outputs became the app's environment for the next steps.
+    assert done.env["APP_PUBLIC_URL"] == "https://app.example.com"
+    assert done.env["API_BASE_URL"] == "https://api.example.com"
+
+
+def test_terraform_apply_refuses_to_destroy_the_database(terraform_job):
+    env, workspace, log = terraform_job
+    env["TERRAFORM_PLAN_JSON"] = plan_json(
+        ("aws_db_instance.main", "aws_db_instance", ["delete", "create"])
+    )
+    done = run_action(ACTIONS / "terraform-apply", {}, env=env, workspace=workspace)
+    assert done.exit_code == 2, done.log
+    assert done.step("apply").skipped == "an earlier step failed"
+    commands = [next(a for a in call if not a.startswith("-")) for call in terraform_calls(log)]
+    assert "apply" not in commands
+    assert "aws_db_instance.main" in done.log

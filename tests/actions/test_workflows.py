@@ -1,0 +1,316 @@
+"""The workflows' structure: triggers and inputs, chaining, concurrency, permissions, environments
+and credentials, read from the YAML the way GitHub reads it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions import gates
+
+WORKFLOWS = gates.REPO / ".github" / "workflows"
+AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
+# shipline's actions that call AWS: a job using one must run in a GitHub environment.
+AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "ecs-migrate", "verify-health", "rollback"}
+LOCAL_USES = re.compile(r"^(?:\$|\.)/(?P<path>.+)$")
+
+
+def workflow(name: str) -> dict[str, Any]:
+    document = gates.load_yaml(WORKFLOWS / name)
+    # PyYAML reads the key `on` as the boolean True.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def all_workflows() -> list[Path]:
+    return gates.workflow_files()
+
+
+def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return job.get("steps") or []
+
+
+def uses_name(step: dict[str, Any]) -> str:
+    return str(step.get("uses", "")).split("@")[0]
+
+
+def local_action(step: dict[str, Any]) -> str | None:
+    match = LOCAL_USES.match(str(step.get("uses", "")))
+    if match and match["path"].startswith("actions/"):
+        return match["path"].removeprefix("actions/")
+    return None
+
+
+def touches_aws(job: dict[str, Any]) -> bool:
+    return any(
+        uses_name(step) == AWS_CREDENTIALS or local_action(step) in AWS_ACTIONS
+        for step in steps_of(job)
+    )
+
+
+# --- deploy.yml ---------------------------------------------------------------------------------
+
+DEPLOY_INPUTS = {
+    "environment": "string",
+    "api_image": "string",
+    "web_image": "string",
+    "skip_terraform": "boolean",
+    "skip_migrations": "boolean",
+}
+
+
+@pytest.mark.parametrize("trigger", ["workflow_dispatch", "workflow_call"])
+def test_deploy_takes_the_same_inputs_from_a_person_and_from_another_workflow(trigger):
+    inputs = workflow("deploy.yml")["on"][trigger]["inputs"]
+    assert set(inputs) == set(DEPLOY_INPUTS)
+    for name, kind in DEPLOY_INPUTS.items():
+        expected = (
+            "environment" if (trigger, name) == ("workflow_dispatch", "environment") else kind
+        )
+        assert inputs[name]["type"] == expected, name
+        assert inputs[name]["description"]
+    assert inputs["environment"]["required"] is True
+    assert inputs["api_image"]["default"] == "" and inputs["web_image"]["default"] == ""
+    assert inputs["skip_terraform"]["default"] is False
+    assert inputs["skip_migrations"]["default"] is False
+
+
+def test_deploy_has_no_other_trigger_and_hands_back_the_release():
+    on = workflow("deploy.yml")["on"]
+    assert set(on) == {"workflow_dispatch", "workflow_call"}
+    outputs = on["workflow_call"]["outputs"]
+    assert outputs["release_id"]["value"] == "${{ jobs.deploy.outputs.release_id }}"
+    assert outputs["status"]["value"] == "${{ jobs.deploy.outputs.status }}"
+    # Fallback keys may be passed by a caller; OIDC needs none.
+    secrets = on["workflow_call"]["secrets"]
+    assert set(secrets) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert not any(spec["required"] for spec in secrets.values())
+
+
+def test_deploy_job_runs_the_release_steps_in_order():
+    job = workflow("deploy.yml")["jobs"]["deploy"]
+    order = [uses_name(step) or "run" for step in steps_of(job)]
+    wanted = [
+        "actions/checkout",
+        AWS_CREDENTIALS,
+        "$/actions/setup-shipline",
+        "$/actions/terraform-apply",
+        "$/actions/ecs-deploy",
+    ]
+    positions = [order.index(name) for name in wanted]
+    assert positions == sorted(positions), order
+    assert order[-1] == "run" and steps_of(job)[-1]["if"] == "always()"  # the outcome summary
+
+
+def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
+    steps = {step.get("id"): step for step in steps_of(workflow("deploy.yml")["jobs"]["deploy"])}
+    terraform, by_terraform, by_image = (
+        steps["terraform"],
+        steps["deploy-terraform"],
+        steps["deploy-images"],
+    )
+    assert terraform["if"] == by_terraform["if"] == "${{ !inputs.skip_terraform }}"
+    assert by_image["if"] == "${{ inputs.skip_terraform }}"
+    # With Terraform: the task definitions it registered, never a re-render of the live ones.
+    assert (
+        by_terraform["with"]["task-definitions"]
+        == "${{ steps.terraform.outputs.task-definitions }}"
+    )
+    assert "images" not in by_terraform["with"]
+    # Without: the images onto copies of the live task definitions.
+    assert "task-definitions" not in by_image["with"]
+    for key in ("api", "web"):
+        assert f"{key}=${{{{ inputs.{key}_image }}}}" in by_image["with"]["images"]
+        assert f"{key}=${{{{ inputs.{key}_image }}}}" in terraform["with"]["images"]
+    # Terraform's outputs reach shipline.yml's ${API_BASE_URL} etc. through GITHUB_ENV, which a
+    # job- or step-level env of the same name would shadow.
+    exported = {"API_BASE_URL", "APP_PUBLIC_URL"}
+    assert not exported & set(workflow("deploy.yml")["jobs"]["deploy"].get("env") or {})
+    assert not exported & set(by_terraform.get("env") or {})
+    assert exported <= set(by_image["env"])  # without Terraform they come from variables
+    for step in (by_terraform, by_image):
+        assert step["with"]["migrate"] == "${{ !inputs.skip_migrations }}"
+        assert step["with"]["environment"] == "${{ inputs.environment }}"
+
+
+# --- rollback.yml --------------------------------------------------------------------------------
+
+
+def test_rollback_is_started_by_hand_with_environment_target_and_emergency_stop():
+    on = workflow("rollback.yml")["on"]
+    assert set(on) == {"workflow_dispatch"}
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"environment", "to", "scale_to_zero"}
+    assert inputs["environment"]["type"] == "environment" and inputs["environment"]["required"]
+    assert inputs["to"]["type"] == "string" and inputs["to"]["default"] == ""
+    assert (
+        inputs["scale_to_zero"]["type"] == "boolean" and inputs["scale_to_zero"]["default"] is False
+    )
+
+
+def test_rollback_job_passes_its_inputs_to_the_rollback_action():
+    job = workflow("rollback.yml")["jobs"]["rollback"]
+    [step] = [step for step in steps_of(job) if local_action(step) == "rollback"]
+    assert step["with"] == {
+        "environment": "${{ inputs.environment }}",
+        "to": "${{ inputs.to }}",
+        "scale-to-zero": "${{ inputs.scale_to_zero }}",
+        "config": "${{ vars.SHIPLINE_CONFIG || 'shipline.yml' }}",
+    }
+
+
+# --- deploy and rollback together ----------------------------------------------------------------
+
+
+def test_deploy_and_rollback_queue_in_one_group_per_environment():
+    groups = set()
+    for name in ("deploy.yml", "rollback.yml"):
+        for job in workflow(name)["jobs"].values():
+            concurrency = job["concurrency"]
+            assert concurrency["cancel-in-progress"] is False
+            assert "${{ inputs.environment }}" in concurrency["group"]
+            groups.add(concurrency["group"])
+    assert len(groups) == 1, groups
+
+
+def test_only_the_release_jobs_hold_the_release_group():
+    # A caller (build-images.yml) holding deploy's group would wait for itself forever.
+    group = workflow("deploy.yml")["jobs"]["deploy"]["concurrency"]["group"]
+    prefix = group.split("${{")[0]
+    for path in all_workflows():
+        document = workflow(path.name)
+        held = [("workflow", document.get("concurrency"))]
+        if path.name not in ("deploy.yml", "rollback.yml"):
+            held += [(job_id, job.get("concurrency")) for job_id, job in document["jobs"].items()]
+        for where, concurrency in held:
+            text = concurrency if isinstance(concurrency, str) else (concurrency or {}).get("group")
+            assert not str(text or "").startswith(prefix), f"{path.name} {where}: {text}"
+
+
+@pytest.mark.parametrize("name", ["deploy.yml", "rollback.yml"])
+def test_aws_credentials_come_from_the_oidc_role_with_keys_only_as_fallback(name):
+    job = next(iter(workflow(name)["jobs"].values()))
+    steps = steps_of(job)
+    [choose] = [step for step in steps if step.get("id") == "credentials"]
+    assert choose["env"]["ROLE_ARN"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    credentials = [step for step in steps if uses_name(step) == AWS_CREDENTIALS]
+    assert len(credentials) == 2
+    oidc, keys = credentials
+    assert oidc["if"] == "steps.credentials.outputs.method == 'oidc'"
+    assert oidc["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert not any("secrets." in str(value) for value in oidc["with"].values())
+    assert keys["if"] == "steps.credentials.outputs.method == 'keys'"
+    assert keys["with"]["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
+    assert keys["with"]["aws-secret-access-key"] == "${{ secrets.AWS_SECRET_ACCESS_KEY }}"
+    assert "role-to-assume" not in keys["with"]
+    # The choice prefers the role: keys only when no role variable is set.
+    script = choose["run"]
+    assert script.index('-n "${ROLE_ARN}"') < script.index("HAS_ACCESS_KEYS")
+    assert job["permissions"]["id-token"] == "write"
+
+
+# --- every workflow ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_workflow_grants_nothing_at_the_top_and_each_job_its_own(path):
+    document = workflow(path.name)
+    assert document["permissions"] == {}
+    for job_id, job in document["jobs"].items():
+        assert isinstance(job.get("permissions"), dict), f"{job_id}: no permissions of its own"
+        has_credentials = any(uses_name(step) == AWS_CREDENTIALS for step in steps_of(job))
+        calls_workflow = "uses" in job
+        if job["permissions"].get("id-token") == "write":
+            assert has_credentials or calls_workflow or _passes_aws_role(job), (
+                f"{job_id}: id-token: write without AWS credentials"
+            )
+        assert job["permissions"].get("contents") in (None, "read"), job_id
+
+
+def _passes_aws_role(job: dict[str, Any]) -> bool:
+    return any(
+        "role" in key and "vars." in str(value)
+        for step in steps_of(job)
+        for key, value in (step.get("with") or {}).items()
+    )
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_jobs_that_deploy_run_in_the_chosen_github_environment(path):
+    for job_id, job in workflow(path.name)["jobs"].items():
+        if any(local_action(step) in AWS_ACTIONS for step in steps_of(job)):
+            assert job.get("environment") == "${{ inputs.environment }}", job_id
+        if touches_aws(job) and path.name in ("deploy.yml", "rollback.yml"):
+            assert job.get("environment"), job_id
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_local_actions_get_declared_inputs_and_give_declared_outputs(path):
+    document = workflow(path.name)
+    text = path.read_text(encoding="utf-8")
+    for job_id, job in document["jobs"].items():
+        by_id = {}
+        for step in steps_of(job):
+            action = local_action(step)
+            if action is None:
+                continue
+            spec = gates.load_yaml(gates.REPO / "actions" / action / "action.yml")
+            declared = spec.get("inputs") or {}
+            given = set(step.get("with") or {})
+            assert given <= set(declared), (
+                f"{job_id}: {action} has no input {given - set(declared)}"
+            )
+            required = {k for k, v in declared.items() if v.get("required") and "default" not in v}
+            assert required <= given, f"{job_id}: {action} needs {required - given}"
+            if "id" in step:
+                by_id[step["id"]] = set(spec.get("outputs") or {})
+        for step_id, output in re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", text):
+            if step_id in by_id:
+                assert output in by_id[step_id], f"{path.name}: {step_id} has no output {output}"
+
+
+# --- chaining: a tag push builds, then deploys by digest -----------------------------------------
+
+
+def test_a_tag_push_builds_the_images_then_deploys_them():
+    build = workflow("build-images.yml")
+    assert any(pattern.startswith("v") for pattern in build["on"]["push"]["tags"])
+    callers = {
+        job_id: job
+        for job_id, job in build["jobs"].items()
+        if str(job.get("uses", "")).endswith(".github/workflows/deploy.yml")
+    }
+    assert len(callers) == 1, "build-images.yml calls deploy.yml once"
+    [(job_id, job)] = callers.items()
+    assert LOCAL_USES.match(job["uses"]), "deploy.yml is called from this repository"
+    condition = job["if"]
+    assert "tag" in condition and "push" in condition, condition
+    deploy_inputs = workflow("deploy.yml")["on"]["workflow_call"]["inputs"]
+    assert set(job["with"]) <= set(deploy_inputs)
+    assert {"environment", "api_image", "web_image"} <= set(job["with"])
+    # Deploys what this run built (its digests), not whatever a tag points to later.
+    for key in ("api_image", "web_image"):
+        assert "needs." in job["with"][key], job["with"][key]
+    assert job.get("needs"), f"{job_id} waits for the builds"
+    assert job["permissions"]["id-token"] == "write"
+
+
+# --- ci.yml -----------------------------------------------------------------------------------
+
+
+def test_ci_runs_the_tests_and_the_network_checks_on_pushes_and_pull_requests():
+    ci = workflow("ci.yml")
+    assert {"push", "pull_request"} <= set(ci["on"])
+    jobs = ci["jobs"]
+    scripts = {
+        job_id: " ".join(s.get("run", "") for s in steps_of(job)) for job_id, job in jobs.items()
+    }
+    assert ".ci/run" in scripts["test"]
+    terraform = scripts["terraform"]
+    assert "terraform fmt -check" in terraform
+    assert "init -backend=false" in terraform and "terraform validate" in terraform
+    assert "zizmor" in scripts["zizmor-online"] and "--offline" not in scripts["zizmor-online"]
+    assert not any(touches_aws(job) for job in jobs.values())

@@ -1,0 +1,63 @@
+"""Test-session rules shared by every test, and the sandbox fixtures (see tests/sim_sandbox.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from sim_sandbox import Sandbox, SandboxProcess, point_environment_at
+
+if TYPE_CHECKING:
+    from shipline.sim.seed import SeededEnvironment
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A skipped test hides a gap (a missing tool, a missing service): the run fails.
+    if _skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped:
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped)} test(s) skipped; skips are failures here "
+            "(install what they need, see .ci/run)",
+            red=True,
+        )
+
+
+# --- the `shipline sim` sandbox (documented in tests/sim_sandbox.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """One `shipline sim` subprocess for the whole session."""
+    process = SandboxProcess(tmp_path_factory.mktemp("sim"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_process: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The sandbox, reset for this test, with AWS_ENDPOINT_URL and test credentials set."""
+    box = Sandbox(sandbox_process)
+    box.reset()
+    point_environment_at(box, monkeypatch)
+    return box
+
+
+@pytest.fixture
+def environment(sandbox: Sandbox) -> SeededEnvironment:
+    """A converged environment (cluster, api/web/worker services, ...) seeded into `sandbox`."""
+    from shipline.sim.seed import seed_environment
+
+    return seed_environment(sandbox.url, region=sandbox.region)

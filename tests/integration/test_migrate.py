@@ -1,0 +1,79 @@
+"""`shipline migrate` alone: the one-off task, its exit code and its log tail."""
+
+from __future__ import annotations
+
+from deploy_support import revision_count, run_cli, running_task_definitions, write_config
+from sim_sandbox import register_revision
+
+
+def migrate(capsys, config, *args):
+    return run_cli(capsys, "migrate", "--config", str(config), "-e", "sim", *args)
+
+
+def test_migrate_with_an_image_registers_a_revision_and_runs_it(
+    capsys, sandbox, environment, tmp_path
+):
+    ecs = sandbox.client("ecs")
+    config = write_config(tmp_path, environment)
+    before = running_task_definitions(environment, ecs)
+
+    ran = migrate(capsys, config, "--image", f"api={environment.image('api', 'v2')}", "--json")
+
+    assert ran.code == 0, ran.err
+    result = ran.json()
+    assert result["ok"] and result["exit_code"] == 0
+    assert result["task_definition"].endswith("agent-saas-sim-api:2")
+    [task] = ecs.describe_tasks(cluster=environment.cluster, tasks=[result["task_arn"]])["tasks"]
+    assert task["overrides"]["containerOverrides"][0]["command"] == [
+        "starter-console",
+        "release",
+        "db",
+    ]
+    assert running_task_definitions(environment, ecs) == before  # no service moved
+
+
+def test_a_failing_migration_exits_1_with_its_last_50_log_lines_and_stop_reason(
+    capsys, sandbox, environment, tmp_path
+):
+    ecs = sandbox.client("ecs")
+    config = write_config(tmp_path, environment)
+    given = register_revision(
+        ecs, environment.task_definitions["api"], "api", environment.image("api", "v5")
+    )
+    sandbox.policy(
+        {
+            "tasks": {
+                "*": {"run_seconds": 0.2},
+                environment.families["api"]: {
+                    "exit_code": 1,
+                    "logs": [f"line {n}" for n in range(1, 121)],
+                    "reason": "migration failed",
+                },
+            }
+        }
+    )
+    count = revision_count(environment, ecs)
+
+    ran = migrate(capsys, config, "--task-definition", given)
+
+    assert ran.code == 1, ran.err
+    shown = [line for line in ran.err.splitlines() if line.startswith("  | ")]
+    assert shown == [f"  | line {n}" for n in range(71, 121)]
+    assert "migration failed (exit code 1): migration failed" in ran.err
+    assert revision_count(environment, ecs) == count
+
+
+def test_migrate_refuses_an_image_key_the_migrate_service_does_not_run(
+    capsys, sandbox, environment, tmp_path
+):
+    config = write_config(tmp_path, environment)
+    ran = migrate(capsys, config, "--image", f"web={environment.image('web', 'v2')}")
+    assert ran.code == 2
+    assert "whose image key is 'api'" in ran.err
+
+
+def test_migrate_without_a_migrate_section_is_refused(capsys, sandbox, environment, tmp_path):
+    config = write_config(tmp_path, environment, migrate=None)
+    ran = migrate(capsys, config, "--image", f"api={environment.image('api', 'v2')}")
+    assert ran.code == 2
+    assert "has no `migrate` section" in ran.err

@@ -1,0 +1,45 @@
+"""`shipline verify` alone, against the sandbox's health endpoints."""
+
+from __future__ import annotations
+
+from deploy_support import run_cli, write_config
+
+
+def verify(capsys, config, *args):
+    return run_cli(capsys, "verify", "--config", str(config), "-e", "sim", *args)
+
+
+def test_a_healthy_environment_verifies(capsys, sandbox, environment, tmp_path):
+    config = write_config(tmp_path, environment)
+    ran = verify(capsys, config, "--json")
+    assert ran.code == 0, ran.err
+    result = ran.json()
+    assert result["healthy"] is True
+    assert {r["service"]: (r["ok"], r["status"], r["attempts"]) for r in result["results"]} == {
+        "api": (True, 200, 2),
+        "web": (True, 200, 2),
+    }
+
+
+def test_an_unhealthy_service_fails_verification(capsys, sandbox, environment, tmp_path):
+    sandbox.policy({"services": {environment.services["web"]: {"unhealthy": True}}})
+    config = write_config(
+        tmp_path,
+        environment,
+        health={"timeout": 0.5, "interval": 0.1, "successes": 2, "request_timeout": 1},
+    )
+    ran = verify(capsys, config, "--json")
+    assert ran.code == 1
+    results = {r["service"]: r for r in ran.json()["results"]}
+    assert results["api"]["ok"] is True
+    assert results["web"]["ok"] is False and results["web"]["status"] == 503
+
+
+def test_verify_refuses_an_unknown_service_and_a_service_without_health(
+    capsys, sandbox, environment, tmp_path
+):
+    config = write_config(tmp_path, environment)
+    unknown = verify(capsys, config, "--service", "db")
+    assert unknown.code == 2 and "not a service of 'sim'" in unknown.err
+    none = verify(capsys, config, "--service", "worker")
+    assert none.code == 2 and "nothing to verify" in none.err
