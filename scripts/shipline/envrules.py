@@ -27,7 +27,11 @@ ENV_RULES = "env-rules"
 PLAINTEXT_SECRETS = "plaintext-secrets"
 SECRET_REFS = "secret-refs"
 BILLING_TOPOLOGY = "billing-topology"
+IMAGE_DIGESTS = "image-digests"
+
+# Every named check of deploy's preflight, for --skip-preflight and the docs.
 PREFLIGHT_CHECKS: dict[str, str] = {
+    IMAGE_DIGESTS: "every --image exists in its registry; the release runs it by digest",
     ENV_RULES: "the hosting guide's variable rules on every service with a profile",
     PLAINTEXT_SECRETS: "DATABASE_URL, REDIS_URL and secret-looking variables only from `secrets`",
     SECRET_REFS: "every secrets[].valueFrom exists (Secrets Manager / SSM metadata, no values)",

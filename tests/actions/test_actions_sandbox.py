@@ -111,7 +111,7 @@ def test_ecs_deploy_moves_every_service_and_reports_the_release(sandbox, environ
         assert after[key] != before[key]
         assert outputs[f"{key}-task-definition"] == after[key]
         image = "web" if key == "web" else "api"
-        assert image_of(sandbox, after[key], environment.containers[key]) == environment.image(
+        assert image_of(sandbox, after[key], environment.containers[key]) == environment.pinned(
             image, "v2"
         )
     assert result(done)["release_id"] == outputs["release-id"]

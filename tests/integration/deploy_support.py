@@ -85,3 +85,13 @@ def revision_count(environment: SeededEnvironment, ecs: Any) -> int:
 def image_of(ecs: Any, task_definition: str, container: str) -> str:
     described = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
     return next(c["image"] for c in described["containerDefinitions"] if c["name"] == container)
+
+
+def register_variant(ecs: Any, task_definition: str, change: Any) -> str:
+    """Register a copy of `task_definition` after `change(first_container)`; the new ARN."""
+    live = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    kept = ("family", "containerDefinitions", "cpu", "memory", "networkMode")
+    kept += ("requiresCompatibilities", "executionRoleArn", "taskRoleArn")
+    document = {key: value for key, value in live.items() if key in kept}
+    change(document["containerDefinitions"][0])
+    return str(ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])

@@ -7,13 +7,12 @@ from deploy_support import (
     image_of,
     lock_exists,
     records,
+    register_variant,
     revision_count,
     run_cli,
     running_task_definitions,
     write_config,
 )
-
-from shipline import schemas
 
 
 @pytest.fixture
@@ -58,9 +57,10 @@ def test_a_deploy_moves_every_service_migrates_verifies_and_records(
     for key in ("api", "web", "worker"):
         assert after[key] != before[key]
         assert after[key].endswith(":2")
-    assert image_of(ecs, after["api"], "api") == environment.image("api", "v2")
-    assert image_of(ecs, after["worker"], "api") == environment.image("api", "v2")
-    assert image_of(ecs, after["web"], "web") == environment.image("web", "v2")
+    # The tags given were resolved in the registry: the services run those images by digest.
+    assert image_of(ecs, after["api"], "api") == environment.pinned("api", "v2")
+    assert image_of(ecs, after["worker"], "api") == environment.pinned("api", "v2")
+    assert image_of(ecs, after["web"], "web") == environment.pinned("web", "v2")
     # Only the image changed: everything else of the live task definition is kept, tags too.
     old = ecs.describe_task_definition(taskDefinition=before["api"])["taskDefinition"]
     new_answer = ecs.describe_task_definition(taskDefinition=after["api"], include=["TAGS"])
@@ -78,8 +78,8 @@ def test_a_deploy_moves_every_service_migrates_verifies_and_records(
     [record] = records(environment, s3)
     assert record["status"] == "succeeded" and record["kind"] == "deploy"
     assert record["images"] == {
-        "api": environment.image("api", "v2"),
-        "web": environment.image("web", "v2"),
+        "api": environment.pinned("api", "v2"),
+        "web": environment.pinned("web", "v2"),
     }
     for key in ("api", "web", "worker"):
         entry = record["services"][key]
@@ -402,27 +402,18 @@ def test_a_lock_held_by_another_release_refuses_the_deploy(
     assert lock.status().release_id == "20261126T070000Z-abcdef"
 
 
-def test_every_record_validates_against_the_schema():
-    # The helper `records` asserts it for every test above; this pins the schema's name.
-    assert schemas.load("release-record")["title"] == "shipline release record"
-
-
 def test_secret_looking_plain_values_are_masked_in_actions(
     capsys, sandbox, environment, config, ecs, s3, tmp_path, monkeypatch
 ):
     in_actions(monkeypatch, tmp_path)
-    live = ecs.describe_task_definition(taskDefinition=environment.task_definitions["api"])
-    document = {
-        k: v
-        for k, v in live["taskDefinition"].items()
-        if k in ("family", "containerDefinitions", "cpu", "memory", "networkMode")
-        or k in ("requiresCompatibilities", "executionRoleArn", "taskRoleArn")
-    }
     secret = "s3cr3t-session-value-42"
-    document["containerDefinitions"][0]["environment"].append(
-        {"name": "SESSION_SECRET", "value": secret}
+    leaky = register_variant(
+        ecs,
+        environment.task_definitions["api"],
+        lambda container: container["environment"].append(
+            {"name": "SESSION_SECRET", "value": secret}
+        ),
     )
-    leaky = ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"]
 
     ran = deploy(
         capsys,
@@ -499,7 +490,90 @@ def test_aws_that_does_not_answer_is_a_refusal(capsys, tmp_path, monkeypatch):
         "    services:\n"
         "      api: {}\n"
     )
-    ran = deploy(capsys, config, "--image", "api=ghcr.io/acme/api:v2")
+    ran = deploy(
+        capsys, config, "--image", "api=ghcr.io/acme/api:v2", "--skip-preflight", "image-digests"
+    )
     aws.client.cache_clear()
     assert ran.code == 2
     assert "preflight could not read AWS" in ran.err and "Traceback" not in ran.err
+
+
+def test_an_image_missing_from_its_registry_is_refused_with_nothing_registered(
+    capsys, sandbox, environment, config, ecs, s3, tmp_path, monkeypatch
+):
+    _, summary = in_actions(monkeypatch, tmp_path)
+    missing = environment.images["web"].rsplit(":", 1)[0] + ":never-pushed"
+    count = revision_count(environment, ecs)
+
+    ran = deploy(capsys, config, "--image", f"web={missing}")
+
+    assert ran.code == 2
+    assert f"{missing}: no such image in ECR" in ran.err
+    assert "--skip-preflight image-digests" in ran.err
+    assert revision_count(environment, ecs) == count
+    assert records(environment, s3) == [] and not lock_exists(environment, s3)
+
+    # Skipping the check on purpose deploys the tag as given, and says so.
+    ran = deploy(capsys, config, "--image", f"web={missing}", "--skip-preflight", "image-digests")
+    assert ran.code == 0, ran.err
+    assert "image-digests skipped on purpose" in ran.err
+    assert image_of(ecs, running_task_definitions(environment, ecs)["web"], "web") == missing
+    assert "**Preflight checks skipped on purpose:** `image-digests`" in summary.read_text()
+
+
+def without_secret(name):
+    def change(container):
+        container["secrets"] = [s for s in container["secrets"] if s["name"] != name]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "reason"),
+    [
+        (
+            lambda container: (
+                without_secret("DATABASE_URL")(container),
+                container["environment"].append(
+                    {"name": "DATABASE_URL", "value": "postgres://app:pw@db:5432/app"}
+                ),
+            ),
+            "plaintext-secrets",
+            "DATABASE_URL",
+        ),
+        (
+            lambda container: container["secrets"].append(
+                {
+                    "name": "EXTRA_TOKEN",
+                    "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf",
+                }
+            ),
+            "secret-refs",
+            "gone-AbCdEf",
+        ),
+        (
+            lambda container: [
+                item.update(value="true")
+                for item in container["environment"]
+                if item["name"] == "ENABLE_BILLING_RETRY_WORKER"
+            ],
+            "billing-topology",
+            "ENABLE_BILLING_RETRY_WORKER",
+        ),
+    ],
+    ids=["plaintext-database-url", "missing-secret", "billing-topology"],
+)
+def test_the_security_preflight_refuses_with_nothing_registered(
+    capsys, sandbox, environment, config, ecs, s3, change, check, reason
+):
+    variant = register_variant(ecs, environment.task_definitions["api"], change)
+    count = revision_count(environment, ecs)
+
+    ran = deploy(capsys, config, "--task-definition", f"api={variant}")
+
+    assert ran.code == 2, ran.err
+    assert check in ran.err and reason in ran.err
+    assert "postgres://app:pw@" not in ran.err
+    assert revision_count(environment, ecs) == count
+    assert records(environment, s3) == [] and not lock_exists(environment, s3)
+    assert running_task_definitions(environment, ecs)["api"] == environment.task_definitions["api"]

@@ -8,6 +8,7 @@ from shipline.config import Service
 from shipline.envrules import (
     BILLING_TOPOLOGY,
     ENV_RULES,
+    IMAGE_DIGESTS,
     PLAINTEXT_SECRETS,
     PREFLIGHT_CHECKS,
     SECRET_REFS,
@@ -197,11 +198,17 @@ def test_skipping_a_check_leaves_out_only_its_problems():
 
 def test_unknown_check_names_are_refused():
     assert validate_skip(["secret-refs"]) == {SECRET_REFS}
-    with pytest.raises(UsageError, match="unknown preflight check nope; known: env-rules"):
+    with pytest.raises(UsageError, match="unknown preflight check nope; known: image-digests"):
         validate_skip(["nope"])
     with pytest.raises(UsageError):
         preflight_problems(healthy(), PROFILES, 1, {"env"})
-    assert set(PREFLIGHT_CHECKS) == {ENV_RULES, PLAINTEXT_SECRETS, SECRET_REFS, BILLING_TOPOLOGY}
+    assert set(PREFLIGHT_CHECKS) == {
+        IMAGE_DIGESTS,
+        ENV_RULES,
+        PLAINTEXT_SECRETS,
+        SECRET_REFS,
+        BILLING_TOPOLOGY,
+    }
 
 
 def test_secret_refs_are_collected_with_their_users():

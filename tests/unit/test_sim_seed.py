@@ -61,5 +61,5 @@ def test_shipline_config_loads_with_the_config_contract(tmp_path):
 
 
 def test_image_at_another_tag_keeps_the_repository():
-    assert seeded().image("worker", "v7").endswith("/agent-saas/api:v7")
+    assert seeded().reference("worker", "v7").endswith("/agent-saas/api:v7")
     assert seeded().health_url("web") == f"{ENDPOINT}/_sim/health/demo/demo-web"

@@ -9,12 +9,13 @@ the release's final status and releasing the lock.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shipline import aws, console, github
+from shipline import aws, console, envrules, github
 from shipline.config import Environment, Service
 from shipline.errors import (
     EXIT_DAMAGED,
@@ -85,6 +86,7 @@ class DeployResult:
     record_link: str | None = None
     diff: list[str] = field(default_factory=list)
     final_task_definitions: dict[str, str] = field(default_factory=dict)
+    skipped_checks: list[str] = field(default_factory=list)  # --skip-preflight, on purpose
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class DeployResult:
             "record": self.record_uri,
             "diff": self.diff,
             "task_definitions": self.final_task_definitions,
+            "skipped_checks": self.skipped_checks,
         }
 
 
@@ -150,6 +153,7 @@ class Deploy:
         self.record: Any = None
         self.moving = False
         self.rollback_health = ""
+        self.skipped: frozenset[str] = frozenset()
         self.result = DeployResult(None, "refused", EXIT_FAILED)
 
     # --- the flow --------------------------------------------------------------------------
@@ -214,6 +218,12 @@ class Deploy:
         with self.phase("preflight"):
             environment = self.environment
             moves = plan.plan_moves(environment, self.request.images, self.request.task_definitions)
+            self.skipped = envrules.validate_skip(self.request.skip_preflight)
+            self.result.skipped_checks = sorted(self.skipped)
+            for check in self.result.skipped_checks:
+                self.report(f"preflight: {check} skipped on purpose (--skip-preflight)")
+            if envrules.IMAGE_DIGESTS not in self.skipped:
+                moves = self.pin_images(moves)
             self.check_cluster()
             self.descriptions = self.describe_services(
                 [svc.service for svc in environment.services.values()]
@@ -243,6 +253,32 @@ class Deploy:
                 )
             self.result.services = self.runs
             return moves
+
+    def pin_images(self, moves: dict[str, plan.Move]) -> dict[str, plan.Move]:
+        """Every --image by digest: it must exist, and the release runs exactly that image."""
+        from shipline.registry import ImageNotFound, RegistryCredentials, resolve_images
+
+        tags = {
+            move.service.image: move.image
+            for move in moves.values()
+            if move.image and "@" not in move.image
+        }
+        if not tags:
+            return moves
+        try:
+            resolved = resolve_images(tags, RegistryCredentials.from_environment(os.environ))
+        except ImageNotFound as exc:
+            raise PreflightError(
+                f"{exc.message} (push it first, or skip this check with "
+                f"--skip-preflight {envrules.IMAGE_DIGESTS})"
+            ) from None
+        pinned = {key: f"{tags[key]}@{image.digest}" for key, image in resolved.items()}
+        for key, reference in pinned.items():
+            self.report(f"image {key}: {github.mask_text(reference)}")
+        return {
+            key: replace(move, image=pinned.get(move.service.image, move.image))
+            for key, move in moves.items()
+        }
 
     def check_cluster(self) -> None:
         answer = self.ecs.describe_clusters(clusters=[self.environment.cluster])
@@ -313,10 +349,9 @@ class Deploy:
 
     def env_rule_checks(self) -> None:
         """The hosting guide's rules on the task definitions about to run (named, skippable)."""
-        from shipline import envrules
         from shipline.secrets_check import check_secret_refs
 
-        skip = envrules.validate_skip(self.request.skip_preflight)
+        skip = self.skipped
         targets = {key: run.target for key, run in self.runs.items()}
         desired = {
             key: (self.descriptions.get(svc.service) or {}).get("desiredCount")
@@ -387,9 +422,10 @@ class Deploy:
             self.lock.acquire(
                 release_id, context.holder, context.run_url, lock_ttl_seconds(self.environment)
             )
-            images = {run.service.image: run.image for run in self.runs.values()} | dict(
-                self.request.images
-            )
+            # What ran, by digest where the preflight pinned it.
+            images = dict(self.request.images) | {
+                run.service.image: run.image for run in self.runs.values()
+            }
             self.record = ReleaseRecord(
                 release_id=release_id,
                 environment=self.environment.name,

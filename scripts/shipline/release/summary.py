@@ -37,6 +37,9 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
         lines.append(f"Release `{result.release_id}`, exit code {result.exit_code}.")
     if result.error:
         lines.append(f"\n**Why:** {mask_text(result.error)}")
+    if result.skipped_checks:
+        skipped = ", ".join(f"`{check}`" for check in result.skipped_checks)
+        lines.append(f"\n**Preflight checks skipped on purpose:** {skipped}")
     lines.append("")
     rows = [
         [

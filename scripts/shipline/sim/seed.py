@@ -8,6 +8,8 @@ The demo and the tests both use `seed_environment`; `SeededEnvironment` names ev
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -79,9 +81,20 @@ class SeededEnvironment:
             }
         }
 
-    def image(self, key: str, tag: str) -> str:
+    def reference(self, key: str, tag: str) -> str:
         """The image reference of `key` at another tag (`api` -> `.../agent-saas/api:<tag>`)."""
         return self.images[key].rsplit(":", 1)[0] + f":{tag}"
+
+    def image(self, key: str, tag: str) -> str:
+        """`reference(key, tag)`, pushed to the sandbox's ECR first (once per tag) as a build
+        would, so a deploy can resolve the tag to its digest."""
+        reference = self.reference(key, tag)
+        push_image(_client(self.endpoint_url, self.region, "ecr"), reference)
+        return reference
+
+    def pinned(self, key: str, tag: str) -> str:
+        """The image at `tag` as a deploy runs it: `repo:tag@sha256:...`."""
+        return f"{self.image(key, tag)}@{image_digest(self.reference(key, tag))}"
 
     def register_image(self, key: str, tag: str) -> str:
         """Register a revision of `key`'s family whose container runs the image at `tag`.
@@ -168,6 +181,8 @@ def seed_environment(
     registry = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/agent-saas"
     images = {"api": f"{registry}/api:{image_tag}", "web": f"{registry}/web:{image_tag}"}
     images["worker"] = images["api"]
+    for reference in {images["api"], images["web"]}:
+        push_image(client("ecr"), reference)
 
     # Network: a VPC with DNS hostnames (ECS needs them), two private subnets in two AZs.
     vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
@@ -394,6 +409,46 @@ def seed_environment(
     )
     wait_until_converged(ecs, name, list(services.values()), timeout=wait_timeout)
     return environment
+
+
+def image_manifest(reference: str) -> str:
+    """A small, distinct image manifest standing in for the image built for `reference`."""
+    layer = hashlib.sha256(reference.encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{layer}",
+                "size": 2,
+            },
+            "layers": [],
+        },
+        sort_keys=True,
+    )
+
+
+def image_digest(reference: str) -> str:
+    return "sha256:" + hashlib.sha256(image_manifest(reference).encode()).hexdigest()
+
+
+def push_image(ecr: Any, reference: str) -> str:
+    """Put the image `repo:tag` into the sandbox's ECR (creating the repository); its digest."""
+    repository, tag = reference.split("/", 1)[1].rsplit(":", 1)
+    digest = image_digest(reference)
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    # Pushed before: the same manifest under the same tag.
+    with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
+        ecr.put_image(
+            repositoryName=repository,
+            imageManifest=image_manifest(reference),
+            imageManifestMediaType="application/vnd.oci.image.manifest.v1+json",
+            imageTag=tag,
+            imageDigest=digest,
+        )
+    return digest
 
 
 def wait_until_converged(
