@@ -114,6 +114,10 @@ class DeployResult:
         }
 
 
+def update_failure(failed: Mapping[str, str]) -> str:
+    return "; ".join(f"{key}: UpdateService failed: {error}" for key, error in failed.items())
+
+
 def lock_ttl_seconds(environment: Environment) -> float:
     """Long enough for the slowest release: migration, rollout + verify, and their rollback."""
     migrate = environment.migrate.timeout if environment.migrate else 0.0
@@ -515,14 +519,25 @@ class Deploy:
             for key, run in self.runs.items()
         ]
         self.moving = True
-        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
-        failed = {key: error for key, error in errors.items() if error}
+        failed, outcomes = self.move(targets, fail_fast=True)
         for key, error in failed.items():
             self.runs[key].result = f"update failed: {error}"
         if failed:
-            return "; ".join(
-                f"{key}: UpdateService failed: {error}" for key, error in failed.items()
-            )
+            return update_failure(failed)
+        return self.outcome_failure(outcomes, "rollout")
+
+    def move(
+        self, targets: list[Target], *, fail_fast: bool
+    ) -> tuple[dict[str, str], dict[str, Outcome]]:
+        """Update every target at once, then wait on all of them together.
+
+        Returns the services whose UpdateService failed (nothing is waited for then), and the
+        outcome of each service otherwise.
+        """
+        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
+        failed = {key: error for key, error in errors.items() if error}
+        if failed:
+            return failed, {}
         self.report(f"updated {len(targets)} service(s); waiting for them together")
         outcomes = wait_for_services(
             self.ecs,
@@ -533,8 +548,9 @@ class Deploy:
             stop=self.stop,
             report=self.report,
             watch=self.watch,
+            fail_fast=fail_fast,
         )
-        return self.outcome_failure(outcomes, "rollout")
+        return {}, outcomes
 
     def outcome_failure(self, outcomes: Mapping[str, Outcome], what: str) -> str | None:
         problems = []
@@ -610,21 +626,9 @@ class Deploy:
             Target(key, run.service.service, run.previous_task_definition)
             for key, run in self.runs.items()
         ]
-        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
-        failed = {key: error for key, error in errors.items() if error}
+        failed, outcomes = self.move(targets, fail_fast=False)
         if failed:
-            return "; ".join(f"{key}: UpdateService failed: {e}" for key, e in failed.items())
-        outcomes = wait_for_services(
-            self.ecs,
-            self.environment.cluster,
-            targets,
-            poll=self.environment.wait.poll,
-            timeout=self.environment.wait.timeout,
-            stop=self.stop,
-            report=self.report,
-            watch=self.watch,
-            fail_fast=False,
-        )
+            return update_failure(failed)
         problems = [f"{key}: {o.detail}" for key, o in outcomes.items() if not o.succeeded]
         for key, outcome in outcomes.items():
             before = self.runs[key].result
