@@ -10,8 +10,12 @@ STAMP  := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The peer of the benchmark (fabfuel's ecs-deploy) in its own venv, never in .venv.
+PEER_VERSION := 1.17.0
+BENCH_VENV   := .venv-bench
+BENCH_STAMP  := $(BENCH_VENV)/.installed-$(PEER_VERSION)
 
-.PHONY: demo test lint pytest clean checkov-venv
+.PHONY: demo test lint pytest clean checkov-venv bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +30,16 @@ $(CHECKOV_STAMP):
 
 checkov-venv: $(CHECKOV_STAMP)
 
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'ecs-deploy==$(PEER_VERSION)'
+	touch $(BENCH_STAMP)
+
+# Figures, not tests: start-up time, then shipline against ecs-deploy on one sandbox.
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/deploy_vs_peer.py --peer $(BENCH_VENV)/bin/ecs
+
 demo: $(STAMP)
 	$(BIN)/shipline demo
 
@@ -39,4 +53,4 @@ pytest: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) .pytest_cache .ruff_cache

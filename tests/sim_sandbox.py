@@ -6,7 +6,8 @@ Fixtures (defined in tests/conftest.py):
   call counts, default policy `DEFAULT_POLICY`), with AWS_ENDPOINT_URL, test credentials and
   AWS_REGION set in the environment, so `shipline.aws.client(...)` and boto3 talk to it.
   `sandbox.policy({...})` replaces the policy file (the sandbox re-reads it on the next request),
-  `sandbox.calls()` / `sandbox.reset_calls()` read and clear the API call counts,
+  `sandbox.calls()` / `sandbox.reset_calls()` read and clear the API call counts (and the
+  counts of injected faults, `sandbox.faults()`; see the policy's `faults` section),
   `sandbox.health(cluster, service)` asks the health endpoint, `sandbox.client("ecs")` gives a
   boto3 client for the sandbox.
 - `environment` -> `shipline.sim.seed.SeededEnvironment`: a converged environment (cluster, api,
@@ -133,6 +134,12 @@ class Sandbox:
         answer.raise_for_status()
         return dict(answer.json())
 
+    def faults(self) -> dict[str, int]:
+        """Faults injected since the last reset: `{"ecs.RunTask 400 ThrottlingException": 2}`."""
+        answer = requests.get(f"{self.url}/_sim/faults", timeout=10)
+        answer.raise_for_status()
+        return dict(answer.json())
+
     def reset_calls(self) -> None:
         requests.post(f"{self.url}/_sim/calls/reset", timeout=10).raise_for_status()
 
@@ -195,25 +202,10 @@ def wait_for(condition: Any, timeout: float = 10.0, interval: float = 0.05) -> A
         time.sleep(interval)
 
 
-# Fields describe_task_definition returns that register_task_definition does not take.
-_READ_ONLY_TASK_DEFINITION_FIELDS = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
-
-
 def register_revision(ecs: Any, task_definition: str, container: str, image: str) -> str:
     """A new revision of `task_definition` with `container` running `image`; its ARN."""
+    from shipline.release.plan import render_task_definition
+
     current = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
-    document = {k: v for k, v in current.items() if k not in _READ_ONLY_TASK_DEFINITION_FIELDS}
-    document = {k: v for k, v in document.items() if v not in (None, [], {})}
-    for definition in document["containerDefinitions"]:
-        if definition["name"] == container:
-            definition["image"] = image
+    document = render_task_definition(current, container, image)
     return str(ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])

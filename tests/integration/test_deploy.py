@@ -352,6 +352,18 @@ def test_bad_input_is_refused_with_nothing_registered(
     assert not lock_exists(environment, s3)
 
 
+def test_a_cluster_that_does_not_exist_is_refused(capsys, sandbox, environment, ecs, s3, tmp_path):
+    config = write_config(tmp_path, environment, cluster="agent-saas-nope")
+    count = revision_count(environment, ecs)
+
+    ran = deploy(capsys, config, *images(environment, "v2"))
+
+    assert ran.code == 2, ran.err
+    assert "cluster 'agent-saas-nope' does not exist or is not ACTIVE" in ran.err
+    assert revision_count(environment, ecs) == count
+    assert records(environment, s3) == []
+
+
 def test_a_service_missing_from_the_cluster_is_refused(
     capsys, sandbox, environment, ecs, s3, tmp_path
 ):

@@ -89,12 +89,18 @@ def test_invalid_documents_are_refused_in_one_line(document, mentions):
     assert caught.value.exit_code == 2
 
 
-def test_faults_section_is_accepted_and_reported_as_ignored(tmp_path):
+def test_faults_section_is_validated_and_loaded_without_a_warning(tmp_path):
     path = tmp_path / "policy.json"
-    path.write_text(json.dumps({"faults": {"ecs.DescribeServices": {"throttle": 2}}}))
+    document = {"faults": {"seed": 4, "operations": {"ecs.DescribeServices": {"throttle": 0.3}}}}
+    path.write_text(json.dumps(document))
     logged: list[str] = []
-    PolicyFile(path, logged.append)
-    assert len(logged) == 1 and "faults" in logged[0]
+    policy = PolicyFile(path, logged.append).current()
+    assert logged == []
+    assert policy.faults.seed == 4
+    assert policy.faults.for_operation("ecs.DescribeServices").throttle == 0.3
+    path.write_text(json.dumps({"faults": {"ecs.DescribeServices": {"throttle": 2}}}))
+    with pytest.raises(PolicyError, match="faults"):
+        load_policy(path)
 
 
 def test_load_policy_reports_unreadable_and_non_json_files(tmp_path):

@@ -21,7 +21,6 @@ from shipline.errors import (
     EXIT_DAMAGED,
     EXIT_FAILED,
     EXIT_OK,
-    LockedError,
     PreflightError,
 )
 from shipline.release import plan
@@ -61,6 +60,7 @@ class ServiceRun:
     target: dict[str, Any]  # the task definition to move to, register-ready
     image: str  # the configured container's image after the release
     new_task_definition: str | None = None  # ARN; known after step 3
+    registered: dict[str, Any] | None = None  # the new task definition as ECS describes it
     result: str = "not moved"
 
     @property
@@ -228,7 +228,6 @@ class Deploy:
                 self.report(f"preflight: {check} skipped on purpose (--skip-preflight)")
             if envrules.IMAGE_DIGESTS not in self.skipped:
                 moves = self.pin_images(moves)
-            self.check_cluster()
             self.descriptions = self.describe_services(
                 [svc.service for svc in environment.services.values()]
             )
@@ -284,21 +283,19 @@ class Deploy:
             for key, move in moves.items()
         }
 
-    def check_cluster(self) -> None:
-        answer = self.ecs.describe_clusters(clusters=[self.environment.cluster])
-        clusters = [c for c in answer.get("clusters", []) if c.get("status") == "ACTIVE"]
-        if not clusters:
-            raise PreflightError(
-                f"cluster '{self.environment.cluster}' does not exist or is not ACTIVE "
-                f"in {self.region}"
-            )
-
     def describe_services(self, names: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(names), DESCRIBE_BATCH):
-            answer = self.ecs.describe_services(
-                cluster=self.environment.cluster, services=names[start : start + DESCRIBE_BATCH]
-            )
+            try:
+                answer = self.ecs.describe_services(
+                    cluster=self.environment.cluster,
+                    services=names[start : start + DESCRIBE_BATCH],
+                )
+            except self.ecs.exceptions.ClusterNotFoundException:
+                raise PreflightError(
+                    f"cluster '{self.environment.cluster}' does not exist or is not ACTIVE "
+                    f"in {self.region}"
+                ) from None
             for description in answer.get("services", []):
                 found[description["serviceName"]] = description
         return found
@@ -343,6 +340,7 @@ class Deploy:
                 target,
                 image=str(plan.image_of(given, service.container)),
                 new_task_definition=move.task_definition,
+                registered=given,
             )
             return run
         problem = plan.container_problem(live, service.container)
@@ -388,13 +386,7 @@ class Deploy:
         self.history = History(self.environment)
         self.lock = Lock(self.environment)
         self.history.check_reachable()
-        held = self.lock.status()
-        if held is not None and not held.expired():
-            raise LockedError(
-                f"environment {self.environment.name} is locked by {held.describe()}; "
-                f"wait for it, or `shipline lock release -e {self.environment.name}` "
-                "if that run is gone"
-            )
+        self.lock.refuse_if_held(self.history)
 
     def dry_run(self) -> DeployResult:
         lines: list[str] = []
@@ -460,7 +452,8 @@ class Deploy:
             self.stop.check()
             if run.new_task_definition is None:
                 answer = self.ecs.register_task_definition(**run.target)
-                run.new_task_definition = answer["taskDefinition"]["taskDefinitionArn"]
+                run.registered = answer["taskDefinition"]
+                run.new_task_definition = run.registered["taskDefinitionArn"]
                 self.report(f"{key}: registered {short_name(run.new_task_definition)}")
             else:
                 self.report(f"{key}: using {short_name(run.new_task_definition)}")
@@ -481,12 +474,12 @@ class Deploy:
         settings = self.environment.migrate
         assert settings is not None  # migration_applies checked it
         run = self.runs[settings.service]
-        described = self.ecs.describe_task_definition(taskDefinition=run.new_task_definition)
+        assert run.registered is not None  # registered in step 3
         result = run_migration(
             self.ecs,
             aws.client("logs", self.region),
             cluster=self.environment.cluster,
-            task_definition=described["taskDefinition"],
+            task_definition=run.registered,
             container=settings.container,
             command=settings.command,
             launch=launch_settings(run.description),
@@ -659,7 +652,7 @@ class Deploy:
         self.result.status = status
         self.result.exit_code = exit_code
         self.result.error = error
-        self.result.final_task_definitions = self.final_task_definitions()
+        self.result.final_task_definitions = self.final_task_definitions(status == "succeeded")
         if self.record is None:
             return
         self.record.finish(status, error)
@@ -672,18 +665,27 @@ class Deploy:
                 self.result.exit_code = EXIT_FAILED
             self.result.error = f"the release record could not be written: {exc}"
 
-    def final_task_definitions(self) -> dict[str, str]:
-        """Service key -> the task definition its primary deployment runs now."""
-        names = [svc.service for svc in self.environment.services.values()]
-        try:
-            described = self.describe_services(names) if self.moving else self.descriptions
-        except Exception:  # an answer for the outputs only; the preflight's view will do
-            described = self.descriptions
-        return {
+    def final_task_definitions(self, succeeded: bool) -> dict[str, str]:
+        """Service key -> the task definition its primary deployment runs now.
+
+        Known without asking when nothing moved or the release succeeded; after a failure
+        only ECS can say where each service ended up.
+        """
+        described = self.descriptions
+        if self.moving and not succeeded:
+            names = [svc.service for svc in self.environment.services.values()]
+            try:
+                described = self.describe_services(names)
+            except Exception:  # an answer for the outputs only; the preflight's view will do
+                described = self.descriptions
+        final = {
             key: str(described[svc.service].get("taskDefinition"))
             for key, svc in self.environment.services.items()
             if svc.service in described
         }
+        if succeeded:
+            final |= {key: str(run.new_task_definition) for key, run in self.runs.items()}
+        return final
 
     def release_lock(self) -> None:
         if self.lock is None or self.result.release_id is None:

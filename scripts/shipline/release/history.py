@@ -366,9 +366,25 @@ class Lock:
             raise
         return held
 
-    def _locked(self, held: LockInfo) -> LockedError:
+    def refuse_if_held(self, history: History | None = None) -> None:
+        """LockedError (exit 2) when a release holds the lock and it has not expired."""
+        held = self.status()
+        if held is not None and not held.expired():
+            raise self._locked(held, history)
+
+    def _locked(self, held: LockInfo, history: History | None = None) -> LockedError:
         return LockedError(
-            f"environment {self.environment.name} is locked by {held.describe()}; "
-            f"wait for it, or `shipline lock release -e {self.environment.name}` "
-            "if that run is gone"
+            f"environment {self.environment.name} is locked by {held.describe()}"
+            f"{_record_state(held.release_id, history)}; wait for it, or "
+            f"`shipline lock release -e {self.environment.name}` if that run is gone"
         )
+
+
+def _record_state(release_id: str, history: History | None) -> str:
+    """`; that release is in_progress`: what the holder's record says, when it can be read."""
+    if history is None:
+        return ""
+    try:
+        return f"; that release is {history.get(release_id).status}"
+    except Exception:  # the message is best effort: the lock alone decides the refusal
+        return "; that release has no readable record"

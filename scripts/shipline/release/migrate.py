@@ -100,19 +100,19 @@ def run_migration(
     deadline = time.monotonic() + timeout
     last_status = None
     while True:
+        # A task does not stop the moment it starts: look after one interval, not before.
+        stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
         task = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
         if task.get("lastStatus") != last_status:
             last_status = task.get("lastStatus")
             report(f"migration task: {last_status}")
         if last_status == "STOPPED":
             break
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= deadline:
             reason = f"the migration did not stop within {timeout:g}s; shipline stopped it"
             ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
             tail = _tail_for(logs, task_definition, container, task_arn)
             return MigrationResult(task_arn, arn, None, reason, tail)
-        stop.sleep(min(poll, remaining))
     exit_code, reason = exit_of(task, container)
     tail = () if exit_code == 0 else _tail_for(logs, task_definition, container, task_arn)
     return MigrationResult(task_arn, arn, exit_code, reason, tail)

@@ -197,6 +197,8 @@ def wait_for_services(
     outcomes: dict[str, Outcome] = {}
     deadline = time.monotonic() + timeout
     while pending:
+        # No deployment finishes the moment it starts: look after one interval, not before.
+        stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
         batch = list(pending.values())
         watch.polls += 1
         for start in range(0, len(batch), DESCRIBE_BATCH):
@@ -236,7 +238,6 @@ def wait_for_services(
                 )
                 report(f"{key} ({pending[key].service}): failed: {outcomes[key].detail}")
             break
-        stop.sleep(min(poll, remaining))
     return outcomes
 
 

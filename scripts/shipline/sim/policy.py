@@ -1,4 +1,4 @@
-"""The sandbox policy: how services converge or fail and how one-off tasks end.
+"""The sandbox policy: how services converge or fail, how one-off tasks end, which faults to inject.
 
 A policy file is JSON valid against `schemas/sim-policy.schema.json`. Rules are looked up by
 ECS service name (services) or task-definition family (tasks); a specific key's fields override
@@ -16,6 +16,8 @@ from typing import Any
 
 from shipline import schemas
 from shipline.errors import UsageError
+from shipline.sim import faults as fault_rules
+from shipline.sim.faults import FaultRules
 
 SCHEMA_NAME = "sim-policy"  # schemas/sim-policy.schema.json
 WILDCARD = "*"
@@ -49,7 +51,7 @@ class Policy:
 
     services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    has_faults: bool = False
+    faults: FaultRules = field(default_factory=FaultRules)
 
     def for_service(self, service_name: str) -> ServiceRules:
         return ServiceRules(**merged_entry(self.services, service_name))
@@ -79,12 +81,14 @@ def matches(rule: Match, images: Iterable[str]) -> bool:
 def parse_policy(document: Any, source: str) -> Policy:
     """Validate a decoded policy document; every problem in one line."""
     found = schemas.problems(SCHEMA_NAME, document)
+    if not found:
+        found = fault_rules.problems(document.get("faults", {}))
     if found:
         raise PolicyError(f"{source}: invalid sim policy: " + "; ".join(found))
     return Policy(
         services=document.get("services", {}),
         tasks=document.get("tasks", {}),
-        has_faults="faults" in document,
+        faults=FaultRules.from_document(document.get("faults")),
     )
 
 
@@ -135,7 +139,6 @@ class PolicyFile:
         if path is not None:
             self._identity = file_identity(path)
             self._policy = load_policy(path)
-            self._note_faults()
 
     def current(self) -> Policy:
         """The policy, re-read first when the file changed since the last look."""
@@ -149,10 +152,4 @@ class PolicyFile:
             self._policy = load_policy(self.path)
         except PolicyError as exc:
             self._log(f"sim: keeping the last good policy: {exc.message}")
-        else:
-            self._note_faults()
         return self._policy
-
-    def _note_faults(self) -> None:
-        if self._policy.has_faults:
-            self._log("sim: the policy's `faults` section is not supported yet and is ignored")

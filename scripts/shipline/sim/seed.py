@@ -17,23 +17,13 @@ from functools import cache
 from typing import Any
 
 from shipline.errors import ShiplineError
+from shipline.release.plan import render_task_definition
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 SERVICE_KEYS = ("api", "web", "worker")
 MIGRATE_COMMAND = ["starter-console", "release", "db"]
 CONTAINER_PORTS = {"api": 8000, "web": 3000}
 HEALTH_PATHS = {"api": "/health/ready", "web": "/api/health/ready"}
-# What the seeded task definitions set (and a new revision copies).
-_REGISTERED_FIELDS = (
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-)
 
 
 @dataclass(frozen=True)
@@ -103,10 +93,7 @@ class SeededEnvironment:
         """
         ecs = _client(self.endpoint_url, self.region, "ecs")
         current = ecs.describe_task_definition(taskDefinition=self.families[key])["taskDefinition"]
-        document = {name: current[name] for name in _REGISTERED_FIELDS if current.get(name)}
-        for definition in document["containerDefinitions"]:
-            if definition["name"] == self.containers[key]:
-                definition["image"] = self.image(key, tag)
+        document = render_task_definition(current, self.containers[key], self.image(key, tag))
         answer = ecs.register_task_definition(**document)
         return str(answer["taskDefinition"]["taskDefinitionArn"])
 

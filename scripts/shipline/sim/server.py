@@ -1,4 +1,5 @@
-"""The sandbox's HTTP side: moto's WSGI app plus the scheduler, call counting and /_sim routes.
+"""The sandbox's HTTP side: moto's WSGI app plus the scheduler, call counting, injected faults
+and /_sim routes.
 
 `running_sandbox()` serves it with werkzeug's threaded server on a thread of this process and
 yields the endpoint; `shipline sim` and `shipline demo` both use it.
@@ -12,6 +13,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from shipline.errors import UsageError
 from shipline.sim import moto_hooks
 from shipline.sim.calls import CallCounter, call_name
-from shipline.sim.policy import PolicyFile
+from shipline.sim.faults import Fault, FaultInjector, error_answer, protocol_of
+from shipline.sim.policy import Policy, PolicyFile
 from shipline.sim.scheduler import Scheduler
 
 StartResponse = Callable[..., Any]
@@ -37,6 +40,7 @@ Environ = dict[str, Any]
 
 HEALTH_PREFIX = "/_sim/health/"
 SHUTDOWN_POLL_SECONDS = 0.05  # how often the serving thread looks for a shutdown request
+HOLD_POLL_SECONDS = 0.05  # how often a held request looks whether its hold was shortened
 
 
 def stderr_line(line: str) -> None:
@@ -74,8 +78,22 @@ class SimApplication:
     def __init__(self, policy_file: PolicyFile, log: Callable[[str], None] = stderr_line) -> None:
         self.policy_file = policy_file
         self.counter = CallCounter()
+        self.faults = CallCounter()  # faults injected, by call (or health endpoint) and answer
         self.scheduler = Scheduler(policy=policy_file.current, log=log)
         self.moto = DomainDispatcherApplication(create_backend_app)
+        self._injector_lock = threading.Lock()
+        self._injector_policy: Policy | None = None
+        self._injector = FaultInjector(Policy().faults)
+
+    def _current_injector(self) -> FaultInjector:
+        """The injector of the current policy; a changed policy starts its draws afresh."""
+        with self.scheduler.lock:
+            policy = self.policy_file.current()
+        with self._injector_lock:
+            if policy is not self._injector_policy:
+                self._injector_policy = policy
+                self._injector = FaultInjector(policy.faults)
+            return self._injector
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -84,15 +102,21 @@ class SimApplication:
             return self._sim_route(method, path, start_response)
         if path.startswith("/moto-api"):
             return self._moto_api(method, path, environ, start_response)
-        name = call_name(
-            method,
-            path,
-            environ.get("QUERY_STRING", ""),
-            _request_headers(environ),
-            _form_body(environ),
-        )
+        headers = _request_headers(environ)
+        form = _form_body(environ)
+        name = call_name(method, path, environ.get("QUERY_STRING", ""), headers, form)
         if name is not None:
             self.counter.record(name)
+            delay, fault = self._current_injector().for_call(name)
+            if delay:
+                self._hold(lambda: self._current_injector().rules.for_operation(name).delay_seconds)
+            if fault is not None:
+                form_action = bool(form and form.get("Action")) or "Action=" in environ.get(
+                    "QUERY_STRING", ""
+                )
+                return self._fault(
+                    start_response, name, fault, protocol_of(name, headers, form_action)
+                )
         with self.scheduler.lock:
             self.policy_file.current()
             self.scheduler.advance()
@@ -116,25 +140,61 @@ class SimApplication:
             if method == "POST" and path.rstrip("/") == "/moto-api/reset":
                 self.scheduler.reset()
                 moto_hooks.hold_task_states()
+                with self._injector_lock:
+                    self._injector_policy = None  # the next call draws from the seed again
             return body
 
     def _sim_route(self, method: str, path: str, start_response: StartResponse) -> Iterable[bytes]:
         if path == "/_sim/calls" and method == "GET":
             return self._json(start_response, 200, self.counter.snapshot())
+        if path == "/_sim/faults" and method == "GET":
+            return self._json(start_response, 200, self.faults.snapshot())
         if path == "/_sim/calls/reset" and method == "POST":
             self.counter.reset()
+            self.faults.reset()
             return self._json(start_response, 200, {"status": "ok"})
         if path.startswith(HEALTH_PREFIX) and method in ("GET", "HEAD"):
             parts = path[len(HEALTH_PREFIX) :].strip("/").split("/")
             if len(parts) == 2 and all(parts):
-                with self.scheduler.lock:
-                    self.policy_file.current()
-                    self.scheduler.advance()
-                    status, body = self.scheduler.health(parts[0], parts[1])
-                return self._json(start_response, status, body)
+                return self._health(start_response, parts[0], parts[1])
         return self._json(
             start_response, 404, {"status": "unknown", "reason": f"no route {method} {path}"}
         )
+
+    @staticmethod
+    def _hold(seconds: Callable[[], float]) -> None:
+        """Hold a request for `seconds()`, read again as it waits (a policy change shortens a
+        hold in progress, like converge_seconds). Outside the lock: other clients go on."""
+        started = time.monotonic()
+        while True:
+            remaining = seconds() - (time.monotonic() - started)
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, HOLD_POLL_SECONDS))
+
+    def _health(self, start_response: StartResponse, cluster: str, service: str) -> list[bytes]:
+        hang_seconds, flapped = self._current_injector().for_health(cluster, service)
+        if hang_seconds:
+            self.faults.record(f"health {cluster}/{service} hang")
+            self._hold(lambda: self._current_injector().rules.for_health(service).hang_seconds)
+        with self.scheduler.lock:
+            self.policy_file.current()
+            self.scheduler.advance()
+            status, body = self.scheduler.health(cluster, service)
+        if flapped and status == 200:
+            self.faults.record(f"health {cluster}/{service} 503")
+            status = 503
+            body = {**body, "status": "unavailable", "reasons": ["injected: flapping"]}
+        return self._json(start_response, status, body)
+
+    def _fault(
+        self, start_response: StartResponse, name: str, fault: Fault, protocol: str
+    ) -> list[bytes]:
+        answer = error_answer(fault, protocol)
+        self.faults.record(f"{name} {answer.status} {answer.code}")
+        length = ("Content-Length", str(len(answer.body)))
+        start_response(f"{answer.status} Injected", [*answer.headers, length])
+        return [answer.body]
 
     @staticmethod
     def _json(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
