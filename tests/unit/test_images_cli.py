@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -117,12 +118,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def dockerfile_env(app: str) -> dict[str, str]:
+    """SERVICE and HEALTH_PATH as the image's Dockerfile sets them (`ENV` lines)."""
+    text = (STARTER / app / "Dockerfile").read_text()
+    return {
+        name: re.search(rf"\b{name}=(\S+)", text).group(1) for name in ("SERVICE", "HEALTH_PATH")
+    }
+
+
 @pytest.mark.parametrize(("app", "path"), [("api", "/health/ready"), ("web", "/api/health/ready")])
 def test_starter_apps_answer_their_health_endpoints(app, path):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(STARTER / app / "server.py")],
-        env={"PORT": str(port), "APP_VERSION": "1.2.3", "PATH": "/usr/bin:/bin"},
+        [sys.executable, str(STARTER / "server.py")],
+        env={**dockerfile_env(app), "PORT": str(port), "APP_VERSION": "1.2.3", "PATH": "/bin"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
