@@ -499,3 +499,16 @@ def resolve_images(
     if missing:
         raise ImageNotFound("; ".join(missing))
     return resolved
+
+
+def pin_references(refs: Mapping[str, str]) -> dict[str, str]:
+    """Each `KEY=REF` by digest, `repo:tag@sha256:...`, as its registry holds it now.
+
+    The tag stays in the reference for people; the digest is what runs. ImageNotFound (exit 2)
+    names every image that is missing. Credentials for registries other than ECR come from
+    SHIPLINE_REGISTRY_USERNAME / SHIPLINE_REGISTRY_PASSWORD.
+    """
+    import os
+
+    resolved = resolve_images(refs, RegistryCredentials.from_environment(os.environ))
+    return {key: f"{refs[key]}@{image.digest}" for key, image in resolved.items()}

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from deploy_support import revision_count, run_cli, running_task_definitions, write_config
+from deploy_support import (
+    image_of,
+    revision_count,
+    run_cli,
+    running_task_definitions,
+    write_config,
+)
 from sim_sandbox import register_revision
 
 
@@ -23,6 +29,8 @@ def test_migrate_with_an_image_registers_a_revision_and_runs_it(
     result = ran.json()
     assert result["ok"] and result["exit_code"] == 0
     assert result["task_definition"].endswith("agent-saas-sim-api:2")
+    # The tag was resolved in the registry: the migration runs that image by digest.
+    assert image_of(ecs, result["task_definition"], "api") == environment.pinned("api", "v2")
     [task] = ecs.describe_tasks(cluster=environment.cluster, tasks=[result["task_arn"]])["tasks"]
     assert task["overrides"]["containerOverrides"][0]["command"] == [
         "starter-console",

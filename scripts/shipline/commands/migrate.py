@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline import aws, github
     from shipline.config import load_config
     from shipline.errors import EXIT_FAILED, EXIT_OK, UsageError
+    from shipline.registry import pin_references
     from shipline.release import plan
     from shipline.release.migrate import launch_settings, run_migration
     from shipline.release.stopping import Interrupted, StopSignal
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
                 f"is '{service.image}'"
             )
         plan.plan_moves(environment, {key: reference}, {})  # checks the reference
+        if "@" not in reference:  # run exactly what the tag names now, as a deploy does
+            reference = pin_references({key: reference})[key]
+            console.info(f"image {key}: {github.mask_text(reference)}")
         live = ecs.describe_task_definition(
             taskDefinition=description["taskDefinition"], include=["TAGS"]
         )

@@ -9,7 +9,6 @@ the release's final status and releasing the lock.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -259,7 +258,7 @@ class Deploy:
 
     def pin_images(self, moves: dict[str, plan.Move]) -> dict[str, plan.Move]:
         """Every --image by digest: it must exist, and the release runs exactly that image."""
-        from shipline.registry import ImageNotFound, RegistryCredentials, resolve_images
+        from shipline.registry import ImageNotFound, pin_references
 
         tags = {
             move.service.image: move.image
@@ -269,13 +268,12 @@ class Deploy:
         if not tags:
             return moves
         try:
-            resolved = resolve_images(tags, RegistryCredentials.from_environment(os.environ))
+            pinned = pin_references(tags)
         except ImageNotFound as exc:
             raise PreflightError(
                 f"{exc.message} (push it first, or skip this check with "
                 f"--skip-preflight {envrules.IMAGE_DIGESTS})"
             ) from None
-        pinned = {key: f"{tags[key]}@{image.digest}" for key, image in resolved.items()}
         for key, reference in pinned.items():
             self.report(f"image {key}: {github.mask_text(reference)}")
         return {
