@@ -85,15 +85,21 @@ def s3(sandbox):
     return sandbox.client("s3")
 
 
-@pytest.mark.parametrize("phase", list(PHASES))
-def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next_deploy_on(
-    phase, capsys, sandbox, environment, s3, tmp_path
-):
+def deploy_held_in(phase, sandbox, environment, tmp_path):
+    """A `shipline deploy` subprocess held open in `phase`: (config, process, the hold policy)."""
     hold, marker = PHASES[phase]
     config = write_config(tmp_path, environment)
     sandbox.policy({**BASE_POLICY, **hold})
     process = start_deploy(config, environment, "v2")
     wait_for_line(process, marker)
+    return config, process, hold
+
+
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next_deploy_on(
+    phase, capsys, sandbox, environment, s3, tmp_path
+):
+    config, process, _ = deploy_held_in(phase, sandbox, environment, tmp_path)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=10) == -signal.SIGKILL
     sandbox.policy(BASE_POLICY)  # AWS finishes what it was asked before the kill
@@ -160,11 +166,7 @@ def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next
 def test_sigterm_records_interrupted_and_releases_the_lock(
     phase, capsys, sandbox, environment, s3, tmp_path
 ):
-    hold, marker = PHASES[phase]
-    config = write_config(tmp_path, environment)
-    sandbox.policy({**BASE_POLICY, **hold})
-    process = start_deploy(config, environment, "v2")
-    wait_for_line(process, marker)
+    _, process, hold = deploy_held_in(phase, sandbox, environment, tmp_path)
     process.send_signal(signal.SIGTERM)
     if "faults" in hold:
         # An AWS call in flight is finished first: let the held call answer once the signal
