@@ -39,18 +39,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CHECK",
         help="skip one named preflight check on purpose (see docs/deploy.md)",
     )
+    parser.add_argument(
+        "--release-id",
+        metavar="ID",
+        help="continue the release session ID opened by `shipline lock acquire` (its lock and "
+        "record) instead of taking a new lock; refused (exit 2) if ID does not hold the lock",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from shipline import github
     from shipline.config import load_config
-    from shipline.errors import ShiplineError
+    from shipline.errors import ShiplineError, UsageError
     from shipline.release.deploy import Deploy, DeployRequest
     from shipline.release.plan import parse_assignments
     from shipline.release.stopping import StopSignal
     from shipline.release.summary import deploy_outputs, deploy_summary
 
     try:
+        if args.release_id and args.dry_run:
+            raise UsageError("--dry-run changes nothing and takes no --release-id")
         environment = load_config(args.config).environment(args.environment)
         request = DeployRequest(
             environment=environment,
@@ -60,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             rollback=not args.no_rollback,
             dry_run=args.dry_run,
             skip_preflight=frozenset(args.skip_preflight),
+            release_id=args.release_id,
         )
         stop = StopSignal()
         with stop.catching():

@@ -12,11 +12,14 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipline import console, github
 from shipline import terraform as tf
 from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+
+if TYPE_CHECKING:
+    from shipline.config import Environment
 
 HELP = "plan, apply (refusing to delete stateful resources) and read the Terraform blueprint"
 
@@ -118,12 +121,29 @@ def _planning(parser: argparse.ArgumentParser) -> None:
         help="allow the plan to delete or replace this stateful resource, "
         "e.g. aws_db_instance.main (repeatable)",
     )
+    parser.add_argument(
+        "-e",
+        "--environment",
+        metavar="ENV",
+        help="with --release-id: the shipline.yml environment the release session locks",
+    )
+    parser.add_argument(
+        "--release-id",
+        metavar="ID",
+        help="apply only while release ID (from `shipline lock acquire`) holds the environment "
+        "lock, and record in its release record what Terraform changes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     invocation = _invocation(args)
     if args.action == "outputs":
         return _outputs(args, invocation)
+    environment = _session_environment(args)
+    if environment is not None:
+        from shipline.release.history import Lock
+
+        Lock(environment).require(args.release_id)  # refuse early, before init and plan
     saved_plan = args.action == "apply" and args.plan_file
     plan_file = _existing_file(args.plan_file, "--plan-file") if saved_plan else None
     if not args.no_init:
@@ -138,18 +158,40 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(analysis.refusal())
     if args.action == "plan":
         return EXIT_OK
+    if environment is not None:
+        from shipline.release import session
+
+        session.before_apply(environment, args.release_id, analysis.changes)
+        console.info(f"release {args.release_id} holds the lock of {environment.name}: applying")
     try:
         _step(tf.apply_command(invocation, plan_file))
     except tf.TerraformFailed as exc:
+        if environment is not None:
+            session.after_apply(environment, args.release_id, analysis.changes, ok=False)
         raise ShiplineError(
             f"terraform apply failed (exit {exc.returncode}): some resources may have changed; "
             "read its output above and check the state before retrying",
             exit_code=EXIT_DAMAGED,
         ) from None
+    if environment is not None:
+        session.after_apply(environment, args.release_id, analysis.changes, ok=True)
     console.info("terraform apply: done")
     if args.json:
         console.emit_json(_result(analysis, plan_file, applied=True))
     return EXIT_OK
+
+
+def _session_environment(args: argparse.Namespace) -> Environment | None:
+    """The environment of --release-id's session (None without one); both options or neither."""
+    release_id = getattr(args, "release_id", None)
+    name = getattr(args, "environment", None)
+    if not release_id and not name:
+        return None
+    if not release_id or not name:
+        raise UsageError("--release-id and --environment go together")
+    from shipline.config import load_config
+
+    return load_config(args.config).environment(name)
 
 
 def _invocation(args: argparse.Namespace) -> tf.Invocation:

@@ -20,10 +20,13 @@ from shipline.errors import (
     EXIT_DAMAGED,
     EXIT_FAILED,
     EXIT_OK,
+    LockedError,
     PreflightError,
+    ShiplineError,
 )
 from shipline.release import plan
 from shipline.release.health import HealthCheck, HealthResult, verify
+from shipline.release.history import LockLostError
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
 from shipline.release.rollout import (
     DESCRIBE_BATCH,
@@ -46,6 +49,8 @@ class DeployRequest:
     rollback: bool = True
     dry_run: bool = False
     skip_preflight: frozenset[str] = frozenset()
+    # A release session opened by `shipline lock acquire`: adopt its lock and record.
+    release_id: str | None = None
 
 
 @dataclass
@@ -86,6 +91,7 @@ class DeployResult:
     diff: list[str] = field(default_factory=list)
     final_task_definitions: dict[str, str] = field(default_factory=dict)
     skipped_checks: list[str] = field(default_factory=list)  # --skip-preflight, on purpose
+    terraform: dict[str, Any] | None = None  # what Terraform changed within the release
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +116,7 @@ class DeployResult:
             "diff": self.diff,
             "task_definitions": self.final_task_definitions,
             "skipped_checks": self.skipped_checks,
+            "terraform": self.terraform,
         }
 
 
@@ -165,16 +172,26 @@ class Deploy:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            moves = self.preflight()
-        except (BotoCoreError, ClientError) as exc:
-            # Nothing has changed yet: an AWS error here is a refusal like any other check.
-            raise PreflightError(f"preflight could not read AWS: {exc}") from exc
+            try:
+                moves = self.preflight()
+            except (BotoCoreError, ClientError) as exc:
+                # Nothing has changed yet: an AWS error here is a refusal like any other check.
+                raise PreflightError(f"preflight could not read AWS: {exc}") from exc
+        except ShiplineError as exc:
+            if self.request.release_id is None:
+                raise
+            return self.refused_in_session(exc)
         if self.request.dry_run:
             return self.dry_run()
         if self.stop.is_set():  # asked to stop during the preflight: nothing was changed
             self.result.status, self.result.error = "interrupted", "interrupted before any change"
+            if self.request.release_id is not None:
+                return self.refused_in_session(ShiplineError("interrupted before any change"))
             return self.result
-        self.start_record(moves)
+        try:
+            self.start_record(moves)
+        except LockLostError as exc:  # the session's lock went between preflight and now
+            return self.refused_in_session(LockedError(exc.message))
         try:
             self.execute()
         except Interrupted as exc:
@@ -381,10 +398,39 @@ class Deploy:
     def check_history_and_lock(self) -> None:
         from shipline.release.history import History, Lock
 
+        if self.request.release_id is not None:
+            from shipline.release.session import adopt
+
+            self.history, self.lock, self.record = adopt(self.environment, self.request.release_id)
+            self.result.terraform = self.record.terraform
+            return
         self.history = History(self.environment)
         self.lock = Lock(self.environment)
         self.history.check_reachable()
         self.lock.refuse_if_held(self.history)
+
+    def refused_in_session(self, refusal: ShiplineError) -> DeployResult:
+        """A refusal of an adopted release: end its record and free its lock, saying what
+        Terraform changed before (see session.exit_code_after_terraform for the exit code)."""
+        from shipline.release.history import History
+        from shipline.release.session import changed_note, end_session, exit_code_after_terraform
+
+        release_id = str(self.request.release_id)
+        self.report(f"refused: {refusal.message}")
+        ended = end_session(self.environment, release_id, f"refused: {refusal.message}")
+        record = ended.record
+        self.result.release_id = release_id
+        self.result.status = record.status if record is not None else "refused"
+        self.result.exit_code = exit_code_after_terraform(record, refusal.exit_code)
+        self.result.error = refusal.message + (changed_note(record) if record else "")
+        self.result.terraform = record.terraform if record else None
+        if record is not None:
+            self.result.record_uri = History(self.environment).uri(release_id)
+            self.result.record_link = record_link(self.environment, self.region, release_id)
+        for run in self.runs.values():
+            run.result = "not moved (refused)"
+        self.result.final_task_definitions = self.final_task_definitions(False)
+        return self.result
 
     def dry_run(self) -> DeployResult:
         lines: list[str] = []
@@ -410,6 +456,9 @@ class Deploy:
     def start_record(self, moves: Mapping[str, plan.Move]) -> None:
         from shipline.release.records import ReleaseRecord, new_release_id
 
+        if self.request.release_id is not None:
+            self.adopt_record()
+            return
         context = github.run_context()
         release_id = new_release_id()
         with self.phase("lock and record"):
@@ -439,6 +488,25 @@ class Deploy:
         self.result.record_link = record_link(self.environment, self.region, release_id)
         self.report(
             f"release {release_id}: locked {self.environment.name}, record {self.result.record_uri}"
+        )
+
+    def adopt_record(self) -> None:
+        """Continue the session's record and lock (taken before Terraform ran)."""
+        release_id = str(self.request.release_id)
+        with self.phase("lock and record (adopted)"):
+            self.lock.renew(release_id, lock_ttl_seconds(self.environment))
+            self.record.images = (
+                dict(self.record.images)
+                | dict(self.request.images)
+                | {run.service.image: run.image for run in self.runs.values()}
+            )
+            self.history.update(self.record)
+        self.result.release_id = release_id
+        self.result.record_uri = self.history.uri(release_id)
+        self.result.record_link = record_link(self.environment, self.region, release_id)
+        self.report(
+            f"release {release_id}: continuing with the lock of {self.environment.name} "
+            f"taken before Terraform, record {self.result.record_uri}"
         )
 
     # --- step 3 ------------------------------------------------------------------------------
@@ -651,8 +719,15 @@ class Deploy:
         self.result.exit_code = exit_code
         self.result.error = error
         self.result.final_task_definitions = self.final_task_definitions(status == "succeeded")
-        if self.record is None:
+        if self.record is None or self.result.release_id is None:
             return
+        if self.request.release_id is not None:
+            from shipline.release.session import changed_note, exit_code_after_terraform
+
+            self.result.exit_code = exit_code_after_terraform(self.record, exit_code)
+            if error is not None:
+                error += changed_note(self.record)
+                self.result.error = error
         self.record.finish(status, error)
         try:
             self.history.update(self.record)

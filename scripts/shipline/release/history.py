@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shipline.errors import EXIT_REFUSED, LockedError, PreflightError, ShiplineError, UsageError
+from shipline.errors import (
+    EXIT_DAMAGED,
+    EXIT_REFUSED,
+    LockedError,
+    PreflightError,
+    ShiplineError,
+    UsageError,
+)
 from shipline.release.records import (
     LOCK_SCHEMA,
     RecordError,
@@ -42,6 +51,20 @@ _READ_WORKERS = 8
 
 class RecordConflictError(ShiplineError):
     """A record write refused by its condition: another writer got there first."""
+
+
+class LockLostError(ShiplineError):
+    """A running release no longer holds the environment lock: it must stop changing it."""
+
+    exit_code = EXIT_DAMAGED
+
+    def __init__(self, environment: str, release_id: str, holder: LockInfo | None) -> None:
+        self.holder = holder
+        now = f"{holder.describe()} holds it now" if holder else "nobody holds it now"
+        super().__init__(
+            f"release {release_id} lost the lock of {environment} ({now}); "
+            "it stopped changing the environment"
+        )
 
 
 def _error_code(exc: Exception) -> str:
@@ -335,6 +358,106 @@ class Lock:
             if winner is not None:
                 raise self._locked(winner)
         raise LockedError(f"environment {self.environment.name}: the lock is contended; try again")
+
+    def renew(self, release_id: str, ttl_seconds: float, now: datetime | None = None) -> LockInfo:
+        """Push `release_id`'s lock's expiry to now + ttl, conditionally on the lock's ETag.
+
+        LockLostError (exit 3 by default) when another release holds the lock, or nobody
+        does: the caller has lost the environment and must stop changing it.
+        """
+        held = self.status()
+        if held is None or held.release_id != release_id:
+            raise LockLostError(self.environment.name, release_id, held)
+        moment = now or datetime.now(UTC)
+        renewed = LockInfo(
+            holder=held.holder,
+            release_id=release_id,
+            run_url=held.run_url,
+            acquired_at=held.acquired_at,
+            expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
+        )
+        try:
+            etag = self._store.write(LOCK_NAME, renewed.to_dict(), IfMatch=held.etag or "")
+        except Exception as exc:
+            if not _is_client_error(exc, _LOST_RACE | _MISSING):
+                raise
+            raise LockLostError(self.environment.name, release_id, self.status()) from exc
+        return LockInfo(**{**renewed.to_dict(), "etag": etag})
+
+    def require(self, release_id: str) -> LockInfo:
+        """The lock as stored, when `release_id` holds it; LockedError (exit 2) otherwise."""
+        held = self.status()
+        if held is None or held.release_id != release_id:
+            who = held.describe() if held is not None else "nobody"
+            raise LockedError(
+                f"environment {self.environment.name}: release {release_id} does not hold the "
+                f"lock (held by {who}); nothing changed by this step"
+            )
+        return held
+
+    def take_over(
+        self,
+        release_id: str,
+        holder: str,
+        run_url: str | None = None,
+        ttl_seconds: float = 3600.0,
+    ) -> tuple[LockInfo, LockInfo | None]:
+        """Take the lock even when another release holds it (a person's decision).
+
+        Returns the new lock and the one it replaced (None when the lock was free). The
+        replaced lock is overwritten only on its own ETag: if it changes meanwhile, the
+        caller is told who holds it now (LockedError) instead of breaking a lock unseen.
+        """
+        held = self.status()
+        if held is None:
+            return self.acquire(release_id, holder, run_url, ttl_seconds), None
+        moment = datetime.now(UTC)
+        wanted = LockInfo(
+            holder=holder,
+            release_id=release_id,
+            run_url=run_url,
+            acquired_at=utc_timestamp(moment),
+            expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
+        )
+        try:
+            etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfMatch=held.etag or "")
+        except Exception as exc:
+            if not _is_client_error(exc, _LOST_RACE | _MISSING):
+                raise
+            raise LockedError(
+                f"environment {self.environment.name}: the lock changed while it was being "
+                "broken; left in place (see `shipline lock status`)"
+            ) from exc
+        return LockInfo(**{**wanted.to_dict(), "etag": etag}), held
+
+    def wait_until_free(
+        self,
+        timeout: float,
+        poll: float,
+        report: Callable[[str], None],
+        stop_check: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Return once the lock is free or expired; LockedError when `timeout` s pass first.
+
+        A progress line names the holder on every poll; `stop_check` raises to give up early
+        (a cancelled run).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            held = self.status()
+            if held is None or held.expired():
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._locked(held)
+            report(
+                f"waiting for the lock of {self.environment.name} ({int(left)} s left): "
+                f"{held.describe()}"
+            )
+            stop_check()
+            sleep(min(poll, max(left, 0.0)))
+            stop_check()
 
     def release(self, release_id: str | None = None) -> LockInfo | None:
         """Remove the lock; returns what was removed (None when there was no lock).

@@ -156,8 +156,15 @@ class ReleaseRecord:
     health: list[HealthRecord] = field(default_factory=list)
     rolled_back_to: str | None = None
     error: str | None = None
+    # What `shipline terraform apply --release-id` changed before the deploy step (optional).
+    terraform: dict[str, Any] | None = None
+    # The lock a rollback broke on purpose (`--break-lock`): its holder, release, times.
+    broke_lock: dict[str, Any] | None = None
+
+    OPTIONAL = ("terraform", "broke_lock")
 
     def to_dict(self) -> dict[str, Any]:
+        optional = {name: getattr(self, name) for name in self.OPTIONAL}
         return {
             "release_id": self.release_id,
             "environment": self.environment,
@@ -174,6 +181,7 @@ class ReleaseRecord:
             "health": [result.to_dict() for result in self.health],
             "rolled_back_to": self.rolled_back_to,
             "error": self.error,
+            **{name: value for name, value in optional.items() if value is not None},
         }
 
     @classmethod
@@ -196,6 +204,8 @@ class ReleaseRecord:
             health=[HealthRecord.from_dict(item) for item in data["health"]],
             rolled_back_to=data["rolled_back_to"],
             error=data["error"],
+            terraform=data.get("terraform"),
+            broke_lock=data.get("broke_lock"),
         )
 
     def validate(self) -> None:

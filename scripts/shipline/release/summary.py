@@ -37,6 +37,14 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
         lines.append(f"Release `{result.release_id}`, exit code {result.exit_code}.")
     if result.error:
         lines.append(f"\n**Why:** {mask_text(result.error)}")
+    if result.terraform and result.terraform.get("changes"):
+        lines.append(
+            f"\n**Terraform changed within this release** ({result.terraform.get('status')}):\n"
+        )
+        lines += [
+            f"- `{mask_text(change['address'])}`: {change['action']}"
+            for change in result.terraform["changes"]
+        ]
     if result.skipped_checks:
         skipped = ", ".join(f"`{check}`" for check in result.skipped_checks)
         lines.append(f"\n**Preflight checks skipped on purpose:** {skipped}")
