@@ -290,6 +290,40 @@ def test_rollback_refuses_a_target_and_scale_to_zero_together(environment, works
     assert done.annotations == [("error", "rollback: give either to or scale-to-zero, not both")]
 
 
+def test_rollback_breaks_a_stale_lock_when_asked_and_records_it(sandbox, environment, workspace):
+    """rollback.yml's break_lock input reaches the action as break-lock: nobody can break the
+    lock from a laptop with the environment-scoped role, so the rollback does it, recorded."""
+    from shipline.config import load_config
+    from shipline.release.history import History, Lock
+
+    first = deploy(environment, workspace, "v2")
+    assert deploy(environment, workspace, "v3").exit_code == 0
+    env = load_config(workspace / "shipline.yml").environment("sim")
+    stale = Lock(env).acquire("20260101T000000Z-0000aa", holder="gone@runner", ttl_seconds=900)
+
+    done = run("rollback", {"environment": "sim", "break-lock": "true"}, workspace)
+
+    assert done.exit_code == 0, done.log
+    assert done.outputs["rolled-back-to"] == first.outputs["release-id"]
+    assert "--break-lock" in done.log
+    record = History(env).get(done.outputs["release-id"])
+    assert record.broke_lock == stale.to_dict()
+    assert "Broke the lock on purpose" in done.summary
+
+
+def test_rollback_waits_for_the_lock_by_default_and_checks_its_inputs(environment, workspace):
+    done = run("rollback", {"environment": "sim", "break-lock": "yes"}, workspace)
+    assert done.exit_code == 2
+    assert done.annotations == [
+        ("error", 'rollback: input break-lock must be "true" or "false", got "yes"')
+    ]
+    done = run("rollback", {"environment": "sim", "wait-for-lock": "soon"}, workspace)
+    assert done.exit_code == 2
+    defaults = yaml.safe_load((ACTIONS / "rollback" / "action.yml").read_text())["inputs"]
+    assert defaults["wait-for-lock"]["default"] == "1800"  # within the job's 60 minutes
+    assert defaults["break-lock"]["default"] == "false"
+
+
 # --- terraform-apply (terraform itself is a stand-in: arguments and exit codes only) -------------
 
 STAND_IN_TERRAFORM = """\
@@ -299,6 +333,9 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["TERRAFORM_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
+if os.environ.get("TERRAFORM_ENV_LOG"):  # the registry password as terraform received it
+    with open(os.environ["TERRAFORM_ENV_LOG"], "a") as seen:
+        seen.write(json.dumps(os.environ.get("TF_VAR_registry_password")) + "\\n")
 command = next(a for a in args if not a.startswith("-"))
 if command == "plan":
     out = next(a for a in args if a.startswith("-out=")).split("=", 1)[1]
@@ -415,3 +452,114 @@ def test_terraform_apply_refuses_to_destroy_the_database(terraform_job):
     commands = [next(a for a in call if not a.startswith("-")) for call in terraform_calls(log)]
     assert "apply" not in commands
     assert "aws_db_instance.main" in done.log
+
+
+def test_terraform_apply_keeps_the_running_image_for_an_empty_one(
+    sandbox, environment, terraform_job
+):
+    """deploy.yml's "empty keeps the API as it is": Terraform gets the image the API runs now,
+    not the var files' one (which would move the API and the worker back to it)."""
+    env, workspace, log = terraform_job
+    document = environment.shipline_config("sim")
+    (workspace / "shipline.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    live_api = image_of(sandbox, running(environment, sandbox)["api"], "api")
+    web = "registry.example.com/web@sha256:" + "b" * 64
+
+    done = run_action(
+        ACTIONS / "terraform-apply",
+        {"environment": "sim", "images": f"api=\nweb={web}\n", "var-files": "production.tfvars"},
+        env=env,
+        workspace=workspace,
+    )
+
+    assert done.exit_code == 0, done.log
+    plan = terraform_calls(log)[1]
+    assert f"-var=api_image={live_api}" in plan
+    assert f"-var=web_image={web}" in plan
+    assert "api: no image given: keeping the image the services run now" in done.log
+
+
+def test_terraform_apply_leaves_a_key_no_service_runs_to_the_var_files(
+    sandbox, environment, terraform_job
+):
+    env, workspace, log = terraform_job
+    document = environment.shipline_config("sim")
+    (workspace / "shipline.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    sandbox.client("ecs").delete_service(
+        cluster=environment.cluster, service=environment.services["web"], force=True
+    )
+
+    done = run_action(
+        ACTIONS / "terraform-apply",
+        {"environment": "sim", "images": "web=\n"},
+        env=env,
+        workspace=workspace,
+    )
+
+    assert done.exit_code == 0, done.log
+    assert not any(arg.startswith("-var=web_image") for arg in terraform_calls(log)[1])
+    assert "web: no image given and no running service to keep: the var files' image" in done.log
+
+
+def workflow_step_env(
+    workflow: str, job: str, step_id: str, github: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """The `env:` of a workflow step as GitHub evaluates it, for the two forms allowed here:
+    `${{ secrets.NAME }}` and `${{ vars.NAME }}` (unset ones are empty strings, as on GitHub)."""
+    document = yaml.safe_load((REPO / ".github" / "workflows" / workflow).read_text())
+    [step] = [s for s in document["jobs"][job]["steps"] if s.get("id") == step_id]
+    resolved = {}
+    for name, value in (step.get("env") or {}).items():
+        match = re.fullmatch(r"\$\{\{ (secrets|vars)\.([A-Z_]+) \}\}", str(value))
+        assert match, f"{name}: {value} is not a form this test evaluates"
+        resolved[name] = github.get(match[1], {}).get(match[2], "")
+    return resolved
+
+
+def test_terraform_apply_gives_terraform_the_registry_password_and_never_shows_it(
+    terraform_job, tmp_path
+):
+    """deploy.yml passes secrets.REGISTRY_PASSWORD as TF_VAR_registry_password in the step's
+    env: terraform receives it for plan and apply, and it appears in no log, output or summary
+    (GitHub masks secrets too, but a value must not depend on that)."""
+    env, workspace, log = terraform_job
+    password = "ghp_" + "Q7x" * 12
+    github = {"secrets": {"REGISTRY_PASSWORD": password}, "vars": {"REGISTRY_USERNAME": "octo"}}
+    env.update(workflow_step_env("deploy.yml", "deploy", "terraform", github))
+    env["TERRAFORM_ENV_LOG"] = str(tmp_path / "terraform-env.log")
+    done = run_action(
+        ACTIONS / "terraform-apply",
+        {"images": "api=ghcr.io/o/api:1.2.3\n"},
+        env=env,
+        workspace=workspace,
+    )
+    assert done.exit_code == 0, done.log
+    seen = [json.loads(line) for line in (tmp_path / "terraform-env.log").read_text().splitlines()]
+    calls = [next(a for a in call if not a.startswith("-")) for call in terraform_calls(log)]
+    received = dict(zip(calls, seen, strict=True))
+    assert received["plan"] == password and received["apply"] == password
+    everything = [done.log, json.dumps(done.outputs), json.dumps(done.env)]
+    everything += [step.summary for step in done.steps] + [
+        json.dumps(c) for c in terraform_calls(log)
+    ]
+    assert not any(password in text for text in everything)
+
+
+def test_terraform_apply_in_a_release_session_refuses_when_the_release_lost_the_lock(
+    sandbox, environment, terraform_job
+):
+    env, workspace, log = terraform_job
+    document = environment.shipline_config("sim")
+    (workspace / "shipline.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    stale = "20260101T000000Z-0000aa"  # no such session holds the lock
+
+    done = run_action(
+        ACTIONS / "terraform-apply",
+        {"environment": "sim", "release-id": stale},
+        env=env,
+        workspace=workspace,
+    )
+
+    assert done.exit_code == 2, done.log
+    assert f"release {stale} does not hold the lock" in done.log
+    assert not log.exists()  # refused before terraform ran at all

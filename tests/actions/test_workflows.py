@@ -136,6 +136,26 @@ def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
         assert step["with"]["environment"] == "${{ inputs.environment }}"
 
 
+def test_deploy_locks_the_environment_before_terraform_and_ends_the_session_always():
+    """The release lock is taken before `terraform apply` changes anything; Terraform and the
+    deploy continue that release by its id; a clean-up ends a run stopped before the deploy."""
+    job_steps = steps_of(workflow("deploy.yml")["jobs"]["deploy"])
+    ids = [step.get("id") for step in job_steps]
+    steps = {step.get("id"): step for step in job_steps}
+    session = steps["session"]
+    assert "shipline lock acquire -e" in session["run"]
+    assert session["if"] == steps["terraform"]["if"]
+    assert ids.index("session") < ids.index("terraform") < ids.index("deploy-terraform")
+    release_id = "${{ steps.session.outputs.release_id }}"
+    assert steps["terraform"]["with"]["release-id"] == release_id
+    assert steps["terraform"]["with"]["environment"] == "${{ inputs.environment }}"
+    assert steps["deploy-terraform"]["with"]["release-id"] == release_id
+    [clean_up] = [step for step in job_steps if "--finish-record" in str(step.get("run"))]
+    assert clean_up["if"].startswith("${{ always() && ")
+    assert clean_up["env"]["RELEASE_ID"] == release_id
+    assert ids.index("deploy-terraform") < job_steps.index(clean_up)
+
+
 # --- rollback.yml --------------------------------------------------------------------------------
 
 

@@ -77,6 +77,12 @@ def row(document: dict[str, Any]) -> list[str]:
         )
     if document.get("rolled_back_to"):
         what = f"back to {document['rolled_back_to']}: {what}"
+    broke = document.get("broke_lock")
+    if broke:
+        what = (
+            f"{what}; broke the lock of release {broke['release_id']} held by {broke['holder']}"
+            f" since {broke['acquired_at']} (expires {broke['expires_at']})"
+        )
     if document.get("error"):
         what = f"{what} ({document['error']})" if what else document["error"]
     started = document["started_at"].replace("T", " ")[:19] + "Z"

@@ -1,4 +1,5 @@
-"""`shipline images plan|ensure-repos|resolve|retag`: what the build pushes, ECR, digests."""
+"""`shipline images plan|ensure-repos|resolve|retag|running`: what the build pushes, ECR,
+digests, and what an environment runs now."""
 
 from __future__ import annotations
 
@@ -85,6 +86,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when REF does not exist, report found=false and exit 0 (instead of exit 2)",
     )
 
+    running = actions.add_parser(
+        "running",
+        help="KEY=REF: the image every image key of an environment runs now (from ECS)",
+        description="For each image key of the environment, the image of its services' live "
+        "task definitions, one KEY=REF line each: what Terraform must keep for a key the "
+        "release gives no image (a key no service runs yet is left out, and that is said).",
+    )
+    running.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -116,10 +126,29 @@ def run(args: argparse.Namespace) -> int:
         return _resolve(args)
     if args.action == "retag":
         return _retag(args)
+    if args.action == "running":
+        return _running(args)
     plan = _plan(args)
     if args.action == "plan":
         return _show_plan(args, plan)
     return _ensure_repos(args, plan)
+
+
+def _running(args: argparse.Namespace) -> int:
+    from shipline import aws
+    from shipline.config import load_config
+    from shipline.release.running import running_images
+
+    environment = load_config(args.config).environment(args.environment)
+    found = running_images(environment, aws.client("ecs", environment.region))
+    for note in found.notes:
+        console.info(f"note: {note}")
+    if args.json:
+        console.emit_json({"images": found.images, "notes": found.notes})
+    else:
+        for key, reference in found.images.items():
+            print(f"{key}={reference}")
+    return EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> Any:

@@ -32,23 +32,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="emergency stop: set every service of the environment to 0 tasks",
     )
+    held = parser.add_mutually_exclusive_group()
+    held.add_argument(
+        "--wait-for-lock",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another release holds the lock, wait up to SECONDS for it to be released "
+        "(a progress line per poll) instead of exit 2 at once (default: 0)",
+    )
+    held.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="take the environment lock even when another release holds it, on purpose; the "
+        "rollback's record names the lock it broke",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more seconds")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from shipline import github
     from shipline.config import load_config
     from shipline.errors import ShiplineError
-    from shipline.release.rollback import roll_back, scale_to_zero
+    from shipline.release.rollback import LockPolicy, roll_back, scale_to_zero
     from shipline.release.stopping import StopSignal
 
     try:
         environment = load_config(args.config).environment(args.environment)
+        policy = LockPolicy(wait_seconds=args.wait_for_lock, break_lock=args.break_lock)
         stop = StopSignal()
         with stop.catching():
             if args.scale_to_zero:
-                outcome = scale_to_zero(environment, stop)
+                outcome = scale_to_zero(environment, stop, policy)
             else:
-                outcome = roll_back(environment, args.to, stop)
+                outcome = roll_back(environment, args.to, stop, policy)
     except ShiplineError as exc:
         status = "refused" if exc.exit_code == EXIT_REFUSED else "failed"
         github.error(exc.message, title=f"shipline rollback {status}")
@@ -138,6 +164,12 @@ def summary_markdown(outcome: Outcome) -> str:
                     for h in record.health
                 ],
             )
+        )
+    if record.broke_lock:
+        broke = record.broke_lock
+        parts.append(
+            f"**Broke the lock on purpose** of release `{broke['release_id']}` held by "
+            f"{broke['holder']} since {broke['acquired_at']} (expires {broke['expires_at']})\n"
         )
     if record.error:
         parts.append(f"**Error:** {record.error}\n")

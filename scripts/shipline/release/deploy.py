@@ -92,6 +92,8 @@ class DeployResult:
     final_task_definitions: dict[str, str] = field(default_factory=dict)
     skipped_checks: list[str] = field(default_factory=list)  # --skip-preflight, on purpose
     terraform: dict[str, Any] | None = None  # what Terraform changed within the release
+    # Service key -> why the release left it alone (every service of the environment not moved).
+    left_alone: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,7 @@ class DeployResult:
             "task_definitions": self.final_task_definitions,
             "skipped_checks": self.skipped_checks,
             "terraform": self.terraform,
+            "left_alone": self.left_alone,
         }
 
 
@@ -209,6 +212,10 @@ class Deploy:
         return self.result
 
     def execute(self) -> None:
+        if not self.runs:
+            self.report("nothing to move: every service is left alone")
+            self.finish("succeeded", EXIT_OK, None)
+            return
         with self.phase("register task definitions"):
             self.register()
         if plan.migration_applies(self.environment, self.runs, skip=not self.request.migrate):
@@ -251,7 +258,17 @@ class Deploy:
             if problems:
                 raise PreflightError("; ".join(problems))
             for key, move in moves.items():
+                running = self.descriptions[move.service.service].get("taskDefinition")
+                if move.task_definition and move.task_definition == running:
+                    # Terraform registered nothing new for it (same content, same revision).
+                    self.result.left_alone[key] = "already running that task definition"
+                    continue
                 self.runs[key] = self.prepare(move)
+            for key in environment.services:
+                if key not in moves:
+                    self.result.left_alone[key] = "no image or task definition given"
+            for key, why in self.result.left_alone.items():
+                self.report(f"{key}: left alone ({why})")
             # Masks first: nothing printed after this point can show those values.
             mask_task_definition_secrets(
                 {

@@ -6,7 +6,8 @@ A record is one release of one environment (its shape is `schemas/release-record
 
 Which release is *live* is replayed from the history, oldest first, counting only releases
 that succeeded:
-- a deploy makes itself live (and sets the task definitions of the services it moved);
+- a deploy makes itself live (and sets the task definitions of the services it moved); one
+  that moved no service (all left alone) changes nothing;
 - a rollback makes the release it returned to (`rolled_back_to`) live again, and abandons
   every deploy between that release and itself: a later rollback never returns to a release
   the environment was rolled back from (unless named with `--to`);
@@ -280,7 +281,7 @@ def replay(records: Iterable[ReleaseRecord]) -> Replay:
     for record in ordered:
         if record.status != "succeeded":
             continue
-        if record.kind == "deploy":
+        if record.kind == "deploy" and record.services:  # one that moved nothing: not live
             live = record
             state = {**state, **_states(record)}
             snapshots[record.release_id] = state

@@ -24,6 +24,7 @@ from shipline.errors import (
     EXIT_FAILED,
     EXIT_OK,
     PreflightError,
+    ShiplineError,
     UsageError,
 )
 from shipline.release.rollout import short_name
@@ -37,6 +38,34 @@ if TYPE_CHECKING:
 
 # The lock outlives the longest rollback: every wait and the health checks, plus a margin.
 LOCK_MARGIN_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """What a rollback does about a held lock: exit 2 at once (the default), wait for it to be
+    released (`--wait-for-lock`), or break it on purpose (`--break-lock`, recorded)."""
+
+    wait_seconds: float = 0.0
+    break_lock: bool = False
+
+
+def _wait_for_lock(environment: Environment, policy: LockPolicy, stop: StopSignal) -> None:
+    """Before the rollback reads the history: the release holding the lock may change it."""
+    from shipline.release.history import Lock
+    from shipline.release.stopping import Interrupted
+
+    if policy.break_lock or policy.wait_seconds <= 0:
+        return
+    try:
+        Lock(environment).wait_until_free(
+            policy.wait_seconds,
+            poll=max(environment.wait.poll, 1.0),
+            report=console.info,
+            stop_check=stop.check,
+            sleep=stop.sleep,
+        )
+    except Interrupted as exc:
+        raise ShiplineError(f"{exc} while waiting for the lock; nothing changed") from None
 
 
 @dataclass
@@ -114,10 +143,16 @@ def _lock_ttl(environment: Environment) -> float:
 # --- rollback ------------------------------------------------------------------------------
 
 
-def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Outcome:
+def roll_back(
+    environment: Environment,
+    to: str | None,
+    stop: StopSignal,
+    policy: LockPolicy = LockPolicy(),
+) -> Outcome:
     from shipline.release.records import environment_at, replay, rollback_target
     from shipline.release.restore import plan_restore
 
+    _wait_for_lock(environment, policy, stop)
     ecs, history = _open(environment)
     records = history.list()
     now = _services_now(ecs, environment)
@@ -156,7 +191,7 @@ def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Out
     record = _new_record(environment, "rollback")
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)
-    return _apply(environment, ecs, history, record, wanted, restores, now, stop)
+    return _apply(environment, ecs, history, record, wanted, restores, now, stop, policy)
 
 
 def _rollback_changes(
@@ -194,6 +229,7 @@ def _apply(
     restores: dict[str, Restore],
     now: dict[str, dict[str, Any]],
     stop: StopSignal,
+    policy: LockPolicy,
 ) -> Outcome:
     from shipline import github
     from shipline.release.records import ServiceRecord, restored_desired_count
@@ -209,7 +245,7 @@ def _apply(
             task_definition_content=restores[key].content,
         )
     outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
-    with _locked(environment, history, record):
+    with _locked(environment, history, record, policy):
         arns = {key: state.task_definition for key, state in wanted.items()}
         try:
             with github.group("Register task definitions"):
@@ -239,10 +275,15 @@ def _apply(
 # --- scale to zero -----------------------------------------------------------------------
 
 
-def scale_to_zero(environment: Environment, stop: StopSignal) -> Outcome:
+def scale_to_zero(
+    environment: Environment,
+    stop: StopSignal,
+    policy: LockPolicy = LockPolicy(),
+) -> Outcome:
     from shipline.release.records import ServiceRecord
     from shipline.release.restore import Change
 
+    _wait_for_lock(environment, policy, stop)
     ecs, history = _open(environment)
     now = _services_now(ecs, environment)
     record = _new_record(environment, "scale-to-zero")
@@ -268,7 +309,7 @@ def scale_to_zero(environment: Environment, stop: StopSignal) -> Outcome:
     console.info(f"scaling every service of {environment.name} to 0 tasks")
     outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
     outcome.already = sorted(set(now) - {change.key for change in changes})
-    with _locked(environment, history, record):
+    with _locked(environment, history, record, policy):
         _move_wait_verify(environment, ecs, history, outcome, changes, now, stop, verify=False)
     return outcome
 
@@ -281,24 +322,42 @@ class _locked:
 
     Whatever happens inside, the record ends with a final status and the lock is released."""
 
-    def __init__(self, environment: Environment, history: History, record: ReleaseRecord) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        history: History,
+        record: ReleaseRecord,
+        policy: LockPolicy,
+    ) -> None:
         from shipline.release.history import Lock
 
         self.lock = Lock(environment)
         self.environment = environment
         self.history = history
         self.record = record
+        self.policy = policy
 
     def __enter__(self) -> None:
         from shipline import github
 
         context = github.run_context()
-        self.lock.acquire(
-            self.record.release_id,
-            holder=context.holder,
-            run_url=context.run_url,
-            ttl_seconds=_lock_ttl(self.environment),
-        )
+        if self.policy.break_lock:
+            _, broken = self.lock.take_over(
+                self.record.release_id,
+                holder=context.holder,
+                run_url=context.run_url,
+                ttl_seconds=_lock_ttl(self.environment),
+            )
+            if broken is not None:
+                self.record.broke_lock = broken.to_dict()
+                console.info(f"broke the lock of {self.environment.name}: {broken.describe()}")
+        else:
+            self.lock.acquire(
+                self.record.release_id,
+                holder=context.holder,
+                run_url=context.run_url,
+                ttl_seconds=_lock_ttl(self.environment),
+            )
         try:
             self.history.create(self.record)
         except BaseException:

@@ -59,6 +59,11 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
         ]
         for key, run in result.services.items()
     ]
+    running = result.final_task_definitions
+    rows += [
+        [key, short_name(running[key]) if key in running else "-", "-", "-", f"left alone: {why}"]
+        for key, why in result.left_alone.items()
+    ]
     if rows:
         lines.append(markdown_table(["service", "before", "after", "image", "result"], rows))
     if result.migration is not None:
