@@ -26,7 +26,7 @@ from shipline.errors import (
 )
 from shipline.release import plan
 from shipline.release.health import HealthCheck, HealthResult, verify
-from shipline.release.history import LockLostError
+from shipline.release.history import LockLease, LockLostError
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
 from shipline.release.rollout import (
     DESCRIBE_BATCH,
@@ -164,6 +164,7 @@ class Deploy:
         self.history: Any = None
         self.lock: Any = None
         self.record: Any = None
+        self.lease: LockLease | None = None
         self.moving = False
         self.rollback_health = ""
         self.skipped: frozenset[str] = frozenset()
@@ -197,6 +198,11 @@ class Deploy:
             return self.refused_in_session(LockedError(exc.message))
         try:
             self.execute()
+        except LockLostError as exc:
+            # Another release holds the environment now: change nothing more, not even back.
+            for run in self.runs.values():
+                run.result = f"{run.result}; left as it is (lock lost)"
+            self.finish("failed", EXIT_DAMAGED, self.lost_lock_message(exc))
         except Interrupted as exc:
             status = "interrupted"
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
@@ -233,6 +239,7 @@ class Deploy:
             with self.phase("verify"):
                 failure = self.verify_health(self.health_checks())
         if failure is None:
+            self.assert_lock()  # a release that lost the environment meanwhile is not live
             for run in self.runs.values():
                 run.result = "deployed"
             self.finish("succeeded", EXIT_OK, None)
@@ -479,7 +486,7 @@ class Deploy:
         context = github.run_context()
         release_id = new_release_id()
         with self.phase("lock and record"):
-            self.lock.acquire(
+            held = self.lock.acquire(
                 release_id, context.holder, context.run_url, lock_ttl_seconds(self.environment)
             )
             # What ran, by digest where the preflight pinned it.
@@ -500,6 +507,7 @@ class Deploy:
             except BaseException:
                 self.lock.release(release_id)
                 raise
+            self.lease = LockLease(self.lock, held, lock_ttl_seconds(self.environment)).start()
         self.result.release_id = release_id
         self.result.record_uri = self.history.uri(release_id)
         self.result.record_link = record_link(self.environment, self.region, release_id)
@@ -511,7 +519,8 @@ class Deploy:
         """Continue the session's record and lock (taken before Terraform ran)."""
         release_id = str(self.request.release_id)
         with self.phase("lock and record (adopted)"):
-            self.lock.renew(release_id, lock_ttl_seconds(self.environment))
+            held = self.lock.renew(release_id, lock_ttl_seconds(self.environment))
+            self.lease = LockLease(self.lock, held, lock_ttl_seconds(self.environment)).start()
             self.record.images = (
                 dict(self.record.images)
                 | dict(self.request.images)
@@ -534,6 +543,7 @@ class Deploy:
         for key, run in self.runs.items():
             self.stop.check()
             if run.new_task_definition is None:
+                self.assert_lock()
                 answer = self.ecs.register_task_definition(**run.target)
                 run.registered = answer["taskDefinition"]
                 run.new_task_definition = run.registered["taskDefinitionArn"]
@@ -558,6 +568,7 @@ class Deploy:
         assert settings is not None  # migration_applies checked it
         run = self.runs[settings.service]
         assert run.registered is not None  # registered in step 3
+        self.assert_lock()
         result = run_migration(
             self.ecs,
             aws.client("logs", self.region),
@@ -610,6 +621,7 @@ class Deploy:
         Returns the services whose UpdateService failed (nothing is waited for then), and the
         outcome of each service otherwise.
         """
+        self.assert_lock()
         errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
         failed = {key: error for key, error in errors.items() if error}
         if failed:
@@ -777,7 +789,27 @@ class Deploy:
             final |= {key: str(run.new_task_definition) for key, run in self.runs.items()}
         return final
 
+    def assert_lock(self) -> None:
+        """Before every change: this release still holds the lock (LockLostError otherwise)."""
+        if self.lease is not None:
+            self.lease.assert_held()
+
+    def lost_lock_message(self, lost: LockLostError) -> str:
+        """Why the release stopped, naming the release that holds the environment now."""
+        message = lost.message
+        if lost.holder is None and self.history is not None:
+            try:
+                newer = [i for i in self.history.release_ids() if i != self.result.release_id]
+                if newer:
+                    latest = self.history.get(newer[0])
+                    message += f"; the newest release is {latest.release_id} ({latest.status})"
+            except Exception:  # the message is best effort; the exit code says enough
+                pass
+        return f"{message}; services left as they are"
+
     def release_lock(self) -> None:
+        if self.lease is not None:
+            self.lease.stop()
         if self.lock is None or self.result.release_id is None:
             return
         try:

@@ -503,6 +503,79 @@ class Lock:
         )
 
 
+class LockLease:
+    """A running release's hold on the lock: renewed in the background, each renewal a write
+    conditional on the ETag of this release's own last write (never on whatever is stored
+    now), and asserted before every change. Once a renewal fails, the lock is lost for good:
+    `assert_held` raises LockLostError naming who holds it now.
+    """
+
+    def __init__(self, lock: Lock, held: LockInfo, ttl_seconds: float) -> None:
+        import threading
+
+        self.lock = lock
+        self.held = held
+        self.ttl_seconds = ttl_seconds
+        self.lost: LockLostError | None = None
+        self._guard = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def interval(self) -> float:
+        """Renew well before expiry: a quarter of the lifetime, at most every minute."""
+        return max(1.0, min(60.0, self.ttl_seconds / 4))
+
+    def renew(self) -> LockInfo:
+        with self._guard:
+            if self.lost is not None:
+                raise self.lost
+            moment = datetime.now(UTC)
+            renewed = LockInfo(
+                **{
+                    **self.held.to_dict(),
+                    "expires_at": utc_timestamp(moment + timedelta(seconds=self.ttl_seconds)),
+                }
+            )
+            store = self.lock._store
+            try:
+                etag = store.write(LOCK_NAME, renewed.to_dict(), IfMatch=self.held.etag or "")
+            except Exception as exc:
+                if not _is_client_error(exc, _LOST_RACE | _MISSING):
+                    raise
+                self.lost = LockLostError(
+                    self.lock.environment.name, self.held.release_id, self.lock.status()
+                )
+                raise self.lost from exc
+            self.held = LockInfo(**{**renewed.to_dict(), "etag": etag})
+            return self.held
+
+    def assert_held(self) -> None:
+        """Before a change: renew (which proves ownership), or raise LockLostError."""
+        self.renew()
+
+    def start(self) -> LockLease:
+        import threading
+
+        def keep_renewing() -> None:
+            while not self._stopped.wait(self.interval):
+                try:
+                    self.renew()
+                except LockLostError:
+                    return
+                except Exception:
+                    continue
+
+        self._thread = threading.Thread(target=keep_renewing, name="lock-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 def _record_state(release_id: str, history: History | None) -> str:
     """`; that release is in_progress`: what the holder's record says, when it can be read."""
     if history is None:

@@ -27,6 +27,7 @@ from shipline.errors import (
     ShiplineError,
     UsageError,
 )
+from shipline.release.history import LockLease, LockLostError
 from shipline.release.rollout import short_name
 
 if TYPE_CHECKING:
@@ -245,12 +246,13 @@ def _apply(
             task_definition_content=restores[key].content,
         )
     outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
-    with _locked(environment, history, record, policy):
+    with _locked(environment, history, record, policy) as guard:
         arns = {key: state.task_definition for key, state in wanted.items()}
         try:
             with github.group("Register task definitions"):
                 for key, restore in restores.items():
                     if restore.source in {"copy", "content"} and restore.content:
+                        guard.assert_held()
                         arns[key] = register(ecs, restore.content)
                         outcome.registered[key] = arns[key]
                         record.services[key].registered_from = restore.recorded
@@ -262,13 +264,17 @@ def _apply(
                         )
             if outcome.registered:
                 history.update(record)
+        except LockLostError:
+            raise
         except Exception as exc:
             _finish(history, record, "failed", f"registering task definitions failed: {exc}")
             outcome.exit_code = EXIT_FAILED
             return outcome
         changes = _rollback_changes(environment, wanted, arns, now)
         outcome.already = sorted(set(wanted) - {change.key for change in changes})
-        _move_wait_verify(environment, ecs, history, outcome, changes, now, stop, verify=True)
+        _move_wait_verify(
+            environment, ecs, history, outcome, changes, now, stop, verify=True, guard=guard
+        )
     return outcome
 
 
@@ -309,8 +315,10 @@ def scale_to_zero(
     console.info(f"scaling every service of {environment.name} to 0 tasks")
     outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
     outcome.already = sorted(set(now) - {change.key for change in changes})
-    with _locked(environment, history, record, policy):
-        _move_wait_verify(environment, ecs, history, outcome, changes, now, stop, verify=False)
+    with _locked(environment, history, record, policy) as guard:
+        _move_wait_verify(
+            environment, ecs, history, outcome, changes, now, stop, verify=False, guard=guard
+        )
     return outcome
 
 
@@ -336,13 +344,20 @@ class _locked:
         self.history = history
         self.record = record
         self.policy = policy
+        self.lease: LockLease | None = None
 
-    def __enter__(self) -> None:
+    def assert_held(self) -> None:
+        """Before every change: the rollback still holds the lock (LockLostError otherwise)."""
+        if self.lease is not None:
+            self.lease.assert_held()
+
+    def __enter__(self) -> _locked:
         from shipline import github
+        from shipline.release.history import LockLease
 
         context = github.run_context()
         if self.policy.break_lock:
-            _, broken = self.lock.take_over(
+            held, broken = self.lock.take_over(
                 self.record.release_id,
                 holder=context.holder,
                 run_url=context.run_url,
@@ -352,7 +367,7 @@ class _locked:
                 self.record.broke_lock = broken.to_dict()
                 console.info(f"broke the lock of {self.environment.name}: {broken.describe()}")
         else:
-            self.lock.acquire(
+            held = self.lock.acquire(
                 self.record.release_id,
                 holder=context.holder,
                 run_url=context.run_url,
@@ -363,13 +378,19 @@ class _locked:
         except BaseException:
             self.lock.release(self.record.release_id)
             raise
+        self.lease = LockLease(self.lock, held, _lock_ttl(self.environment)).start()
+        return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> None:
+        if self.lease is not None:
+            self.lease.stop()
         try:
             if self.record.status == "in_progress":
                 reason = f"stopped by an unexpected error: {error}" if error else "stopped"
+                if isinstance(error, LockLostError):  # another release holds it: hands off
+                    reason = f"{error.message}; services left as they are"
                 _finish(self.history, self.record, "failed", reason)
         finally:
             self._unlock()
@@ -402,6 +423,7 @@ def _move_wait_verify(
     stop: StopSignal,
     *,
     verify: bool,
+    guard: _locked,
 ) -> None:
     """Update every changed service at once, wait on all, verify; the record's final status.
 
@@ -418,6 +440,7 @@ def _move_wait_verify(
     for key in outcome.already:
         console.info(f"{key}: already there, left as it is")
     try:
+        guard.assert_held()
         with github.group("Update services"):
             errors = update_all(ecs, environment.cluster, changes)
         outcome.moved = [key for key, problem in errors.items() if problem is None]
