@@ -14,6 +14,10 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 PEER_VERSION := 1.17.0
 BENCH_VENV   := .venv-bench
 BENCH_STAMP  := $(BENCH_VENV)/.installed-$(PEER_VERSION)
+# GitHub's expression engine (npm @actions/expressions, pinned in its package-lock.json): the
+# workflow tests evaluate every condition with it.
+EXPRESSIONS       := tests/actions/expressions
+EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 
 .PHONY: demo test lint pytest clean checkov-venv bench
 
@@ -29,6 +33,10 @@ $(CHECKOV_STAMP):
 	touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP)
+
+$(EXPRESSIONS_STAMP): $(EXPRESSIONS)/package-lock.json
+	cd $(EXPRESSIONS) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(EXPRESSIONS_STAMP)
 
 $(BENCH_STAMP):
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
@@ -49,8 +57,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: $(STAMP) $(CHECKOV_STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache
