@@ -404,6 +404,21 @@ def test_terraform_apply_plans_applies_and_hands_on_terraforms_task_definitions(
     assert done.env["API_BASE_URL"] == "https://api.example.com"
 
 
+@pytest.mark.parametrize(
+    ("app_public_url", "expected"),
+    [("https://shop.example.com", "https://shop.example.com"), ("", "https://app.example.com")],
+)
+def test_terraform_apply_hands_on_the_web_apps_url(terraform_job, app_public_url, expected):
+    # APP_PUBLIC_URL as shipline maps it: the app_public_url input, else the derived web_url.
+    env, workspace, _ = terraform_job
+    outputs = json.loads(env["TERRAFORM_OUTPUTS_JSON"])
+    outputs["app_public_url"]["value"] = app_public_url
+    env["TERRAFORM_OUTPUTS_JSON"] = json.dumps(outputs)
+    done = run_action(ACTIONS / "terraform-apply", {}, env=env, workspace=workspace)
+    assert done.exit_code == 0, done.log
+    assert done.outputs["app-url"] == expected
+
+
 def test_terraform_apply_refuses_to_destroy_the_database(terraform_job):
     env, workspace, log = terraform_job
     env["TERRAFORM_PLAN_JSON"] = plan_json(
