@@ -54,7 +54,7 @@ resource "aws_iam_role" "github_deploy" {
   name                 = "${local.name}-github-deploy"
   description          = "Deploys ${local.name} from ${var.github_repository} (environment ${local.github_environment})"
   assume_role_policy   = data.aws_iam_policy_document.github_deploy_trust[0].json
-  max_session_duration = 3600
+  max_session_duration = 7200 # the workflows ask for 2-hour sessions (role-duration-seconds)
 }
 
 data "aws_iam_policy_document" "github_deploy" {
