@@ -448,7 +448,7 @@ def _condition(raw: Any, contexts: dict[str, Any], status: Status) -> bool:
 def _value(raw: Any, contexts: Mapping[str, Any], place: str) -> Any:
     if raw is None or not isinstance(raw, str):
         return raw
-    contexts = _only(contexts, place) if place in AVAILABLE else dict(contexts)
+    contexts = _only(contexts, place)
     [value] = engine().evaluate([Request(raw, contexts)])
     return value
 
