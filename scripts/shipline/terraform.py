@@ -20,7 +20,7 @@ from typing import Any
 from shipline.errors import ShiplineError, UsageError
 from shipline.schemas import SCHEMA_DIR
 
-STATEFUL_TABLE = SCHEMA_DIR / "terraform-stateful-resources.json"
+DISPOSABLE_TABLE = SCHEMA_DIR / "terraform-disposable-resources.json"
 
 # Actions Terraform lists for one resource instance, and what they amount to.
 _ACTION_KINDS: dict[tuple[str, ...], str] = {
@@ -38,9 +38,12 @@ _LOSES_OBJECT = {"delete", "replace"}
 
 
 @cache
-def stateful_types() -> Mapping[str, str]:
-    """Resource type -> what deleting it loses (schemas/terraform-stateful-resources.json)."""
-    with STATEFUL_TABLE.open(encoding="utf-8") as handle:
+def disposable_types() -> Mapping[str, str]:
+    """Resource type -> why deleting it loses nothing (schemas/terraform-disposable-resources.json).
+
+    Every other type may hold data: deleting or replacing one needs --allow-destroy.
+    """
+    with DISPOSABLE_TABLE.open(encoding="utf-8") as handle:
         return dict(json.load(handle)["resource_types"])
 
 
@@ -54,7 +57,7 @@ class ResourceChange:
     address: str
     type: str
     action: str  # create | update | delete | replace | replace-forget | forget
-    stateful: bool
+    stateful: bool  # may hold data: its type is not listed as disposable
     reason: str | None = None  # Terraform's action_reason, e.g. replace_because_cannot_update
     replace_paths: tuple[str, ...] = ()  # attributes forcing a replacement
 
@@ -164,10 +167,14 @@ def _replace_paths(raw: Any) -> tuple[str, ...]:
 def analyze_plan(
     plan: Mapping[str, Any],
     allow_destroy: Iterable[str] = (),
-    stateful: Mapping[str, str] | None = None,
+    disposable: Mapping[str, str] | None = None,
 ) -> PlanAnalysis:
-    """Classify every managed resource change and decide what an apply must not do."""
-    table = stateful_types() if stateful is None else stateful
+    """Classify every managed resource change and decide what an apply must not do.
+
+    A type not listed in `disposable` (default: the table in schemas/) may hold data, so
+    deleting or replacing it is blocked unless --allow-destroy names the address.
+    """
+    table = disposable_types() if disposable is None else disposable
     allowed_addresses = list(dict.fromkeys(allow_destroy))
     changes = []
     for entry in plan.get("resource_changes", []):
@@ -184,7 +191,7 @@ def analyze_plan(
                 address=address,
                 type=str(entry.get("type", "")),
                 action=kind,
-                stateful=entry.get("type") in table,
+                stateful=entry.get("type") not in table,
                 reason=entry.get("action_reason"),
                 replace_paths=_replace_paths(entry.get("change", {}).get("replace_paths")),
             )

@@ -289,3 +289,13 @@ def test_outputs_in_actions_masks_sensitive_values_and_publishes_the_rest(terraf
     assert "https://api.example.com" in published
     assert "subnet-1" in published
     assert "hunter2" not in published
+
+
+def test_plan_replacing_log_groups_queues_and_parameters_exits_2(terraform):
+    terraform.plan_json = PLANS / "data-replace.json"
+    result = terraform.run("plan")
+    assert result.returncode == 2
+    line = error_line(result)
+    assert "aws_cloudwatch_log_group.flow_logs (replace)" in line
+    assert "aws_ssm_parameter.feature_flags (delete)" in line
+    assert "aws_ecs_task_definition" not in line

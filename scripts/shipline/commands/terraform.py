@@ -1,8 +1,8 @@
 """`shipline terraform plan|apply|outputs`: the blueprint, with a guard against data loss.
 
 `plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
-nothing applied) a plan that deletes or replaces a stateful resource (database, cache, bucket,
-secret, key; schemas/terraform-stateful-resources.json) unless `--allow-destroy ADDRESS`
+nothing applied) a plan that deletes or replaces a resource that may hold data (any type not
+listed in schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS`
 names it. A failed `terraform apply` exits 3: some resources may have changed.
 """
 
