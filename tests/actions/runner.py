@@ -24,6 +24,7 @@ must never pass because the runner silently did something GitHub would not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -534,9 +535,7 @@ def _run_step(
     chunks: list[str] = []
     assert process.stdout is not None
     stdout = process.stdout
-    reader = threading.Thread(
-        target=lambda: chunks.extend(iter(stdout.readline, "")), daemon=True
-    )
+    reader = threading.Thread(target=lambda: chunks.extend(iter(stdout.readline, "")), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
     try:
@@ -578,7 +577,5 @@ def _cancel(process: subprocess.Popen[str], sent: list[str]) -> None:
 
 
 def _kill_group(group: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-
 ALREADY_STOPPING = (
     "already stopping: recording the release and releasing the lock "
     "(SIGKILL stops at once and leaves the lock held)"
