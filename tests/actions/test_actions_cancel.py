@@ -85,6 +85,62 @@ def test_a_cancelled_deploy_ends_interrupted_with_the_lock_released(
     assert done.outputs["release-id"] == record["release_id"]
 
 
+def test_a_cancelled_rollback_ends_interrupted_with_the_lock_released(
+    sandbox, environment, workspace
+):
+    for tag in ("v2", "v3"):  # a release to go back to, and the live one
+        deployed = run_action(
+            ACTIONS / "ecs-deploy",
+            {"environment": "sim", "images": images(environment, tag)},
+            env=job_env(),
+            workspace=workspace,
+            timeout=120,
+        )
+        assert deployed.exit_code == 0, deployed.log
+    sandbox.policy({**BASE_POLICY, "services": {"*": {"converge_seconds": HOLD_SECONDS}}})
+    try:
+        done = run_action(
+            ACTIONS / "rollback",
+            {"environment": "sim"},
+            env=job_env(),
+            workspace=workspace,
+            runner_temp=workspace / ".runner-temp",
+            timeout=120,
+            cancel=Cancel("rollback", lambda log: ": waiting: " in log),
+        )
+        s3 = sandbox.client("s3")
+        rollback = records(environment, s3)[-1]
+    finally:
+        sandbox.policy(BASE_POLICY)
+    assert rollback["kind"] == "rollback"
+    assert rollback["status"] == "interrupted", done.log
+    assert not lock_held(environment, s3)
+    assert "SIGKILL" not in done.step("rollback").signals
+    assert done.outputs["exit-code"] == "3"  # services were moving
+
+
+def test_every_step_that_runs_shipline_execs_it():
+    """Static guard for the steps no test cancels: a shipline command that calls AWS or
+    terraform is the step's process (`exec`), never a child that bash keeps the cancel from."""
+    import re
+
+    import yaml
+
+    call = re.compile(r"(?:^|[;&|(]\s*|\s)shipline\s")
+    harmless = ("shipline --version", "shipline env from-terraform")  # no AWS, no terraform
+    offenders = []
+    for path in sorted(ACTIONS.glob("*/action.yml")):
+        for step in yaml.safe_load(path.read_text())["runs"]["steps"]:
+            for line in str(step.get("run", "")).splitlines():
+                text = line.strip()
+                if text.startswith(("#", "echo")) or "command -v shipline" in text:
+                    continue
+                called = call.search(" " + text) and not text.startswith("exec shipline")
+                if called and not any(part in text for part in harmless):
+                    offenders.append(f"{path.parent.name}: {text}")
+    assert offenders == []
+
+
 # --- terraform-apply: terraform itself is a stand-in (arguments, signals, exit codes only) ------
 
 STAND_IN_TERRAFORM = """\
