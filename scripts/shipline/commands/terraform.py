@@ -3,7 +3,10 @@
 `plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
 nothing applied) a plan that deletes or replaces a stateful resource (database, cache, bucket,
 secret, key; schemas/terraform-stateful-resources.json) unless `--allow-destroy ADDRESS`
-names it. A failed `terraform apply` exits 3: some resources may have changed.
+names it. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
+Plan and apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
+with the lock's ID and `terraform force-unlock`. A signal to shipline is passed on to
+terraform (see `shipline.terraform.run`).
 """
 
 from __future__ import annotations
