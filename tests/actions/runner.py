@@ -495,6 +495,9 @@ def run_action(
 
         for group in leftovers:  # the job ends: what a cancelled step left running is killed
             _kill_group(group)
+        if cancel is not None and not context.cancelled:
+            # A test that meant to cancel must not pass on a run that was never cancelled.
+            raise UnsupportedError(f"the cancel of step {cancel.step!r} never happened")
         outputs = {
             name: interpolate((spec or {}).get("value", ""), context)
             for name, spec in (document.get("outputs") or {}).items()

@@ -286,3 +286,13 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_cancel_that_never_happens_fails_the_run_loudly(tmp_path):
+    with pytest.raises(UnsupportedError, match="the cancel of step 'long' never happened"):
+        run_action(
+            action(tmp_path, CANCELLED.replace("sleep 30 &", "true &")),
+            {},
+            workspace=tmp_path,
+            cancel=Cancel("long", lambda log: "never printed" in log),
+        )
