@@ -19,13 +19,33 @@ BENCH_STAMP  := $(BENCH_VENV)/.installed-$(PEER_VERSION)
 EXPRESSIONS       := tests/actions/expressions
 EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 
-.PHONY: demo test lint pytest clean checkov-venv bench
+.PHONY: demo test lint pytest clean checkov-venv bench lock
 
-$(STAMP): pyproject.toml
+# requirements.lock: shipline's runtime dependencies (and its build backend), every version
+# pinned with its hashes, for Python 3.11+ on every platform. setup-shipline installs exactly
+# these; so does .venv, first, so the tests run the same versions. `make lock` regenerates it.
+LOCK      := requirements.lock
+UV_VERSION := 0.13.8
+LOCK_VENV := .venv-lock
+LOCK_STAMP := $(LOCK_VENV)/.installed-$(UV_VERSION)
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[sim,dev]'
 	touch $(STAMP)
+
+$(LOCK_STAMP):
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	touch $(LOCK_STAMP)
+
+# The project's dependencies and build-system requirements, resolved for every Python >= 3.11.
+lock: $(LOCK_STAMP)
+	$(PYTHON) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+	  | $(LOCK_VENV)/bin/uv pip compile pyproject.toml - --universal --python-version 3.11 \
+	    --generate-hashes --custom-compile-command 'make lock' --output-file $(LOCK)
 
 $(CHECKOV_STAMP):
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -61,4 +81,4 @@ pytest: $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(LOCK_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache

@@ -17,7 +17,7 @@ from actions import gates
 WORKFLOWS = gates.REPO / ".github" / "workflows"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
 # shipline's actions that call AWS: a job using one must run in a GitHub environment.
-AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "ecs-migrate", "verify-health", "rollback"}
+AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "rollback"}
 LOCAL_USES = re.compile(r"^(?:\$|\.)/(?P<path>.+)$")
 
 
@@ -389,3 +389,16 @@ def test_ci_runs_the_tests_and_the_network_checks_on_pushes_and_pull_requests():
     assert "init -backend=false" in terraform and "terraform validate" in terraform
     assert "zizmor" in scripts["zizmor-online"] and "--offline" not in scripts["zizmor-online"]
     assert not any(touches_aws(job) for job in jobs.values())
+
+
+def test_every_composite_action_is_used_by_a_workflow():
+    """An action no workflow runs is untested glue that users copy: each one must be in use
+    (ecs-deploy already migrates and verifies; `shipline migrate`/`verify` stay commands)."""
+    used = {
+        local_action(step)
+        for path in all_workflows()
+        for job in (gates.load_yaml(path).get("jobs") or {}).values()
+        for step in steps_of(job)
+    }
+    actions = {path.parent.name for path in gates.action_files()}
+    assert actions - used == set()

@@ -143,6 +143,7 @@ def test_plan_passes_arguments_and_keeps_stdout_for_json(terraform):
             chdir,
             "plan",
             "-input=false",
+            "-lock-timeout=5m",
             f"-out={plan_file}",
             f"-var-file={terraform.root / 'prod.tfvars'}",
             "-var=api_image=ghcr.io/o/api:1.2.3",
@@ -191,6 +192,7 @@ def test_apply_with_every_stateful_address_allowed_applies_the_saved_plan(terraf
         f"-chdir={terraform.blueprint}",
         "apply",
         "-input=false",
+        "-lock-timeout=5m",
         plan_file,
     ]
 

@@ -3,7 +3,10 @@
 `plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
 nothing applied) a plan that deletes or replaces a resource that may hold data (any type not
 listed in schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS`
-names it. A failed `terraform apply` exits 3: some resources may have changed.
+names it. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
+Plan and apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
+with the lock's ID and `terraform force-unlock`. A signal to shipline is passed on to
+terraform (see `shipline.terraform.run`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _planning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--lock-timeout",
+        default=os.environ.get("SHIPLINE_TERRAFORM_LOCK_TIMEOUT", tf.DEFAULT_LOCK_TIMEOUT),
+        metavar="DURATION",
+        help="how long to wait for Terraform's state lock, e.g. 90s, 5m "
+        f"(default: $SHIPLINE_TERRAFORM_LOCK_TIMEOUT or {tf.DEFAULT_LOCK_TIMEOUT})",
+    )
+    parser.add_argument(
         "--var-file",
         dest="var_files",
         action="append",
@@ -127,10 +137,10 @@ def run(args: argparse.Namespace) -> int:
     saved_plan = args.action == "apply" and args.plan_file
     plan_file = _existing_file(args.plan_file, "--plan-file") if saved_plan else None
     if not args.no_init:
-        _step(tf.init_command(invocation))
+        _step(tf.init_command(invocation), invocation)
     if plan_file is None:
         plan_file = Path(args.out).resolve()
-        _step(tf.plan_command(invocation, plan_file))
+        _step(tf.plan_command(invocation, plan_file), invocation)
     analysis = _analyze(invocation, plan_file, args.allow_destroy)
     _report(args, analysis, plan_file, applied=False)
     if analysis.refused:
@@ -139,7 +149,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "plan":
         return EXIT_OK
     try:
-        _step(tf.apply_command(invocation, plan_file))
+        _step(tf.apply_command(invocation, plan_file), invocation)
+    except tf.StateLocked:
+        raise  # the lock was never taken: nothing applied
+    except tf.TerraformInterrupted as exc:
+        raise ShiplineError(
+            f"{exc.message}; some resources may have changed: check the state before retrying",
+            exit_code=EXIT_DAMAGED,
+        ) from None
     except tf.TerraformFailed as exc:
         raise ShiplineError(
             f"terraform apply failed (exit {exc.returncode}): some resources may have changed; "
@@ -170,6 +187,7 @@ def _invocation(args: argparse.Namespace) -> tf.Invocation:
             _existing_file(path, "--var-file") for path in getattr(args, "var_files", [])
         ),
         variables=tuple(getattr(args, "variables", [])),
+        lock_timeout=tf.check_lock_timeout(getattr(args, "lock_timeout", tf.DEFAULT_LOCK_TIMEOUT)),
     )
 
 
@@ -180,16 +198,17 @@ def _existing_file(path: str, option: str) -> Path:
     return resolved
 
 
-def _step(command: list[str]) -> None:
+def _step(command: list[str], invocation: tf.Invocation) -> None:
     console.info(f"$ {tf.printable(command)}")
     with github.group(f"terraform {command[2]}"):
-        tf.run(command)
+        tf.run(command, invocation=invocation)
 
 
 def _analyze(invocation: tf.Invocation, plan_file: Path, allow: list[str]) -> tf.PlanAnalysis:
     command = tf.show_command(invocation, plan_file)
     console.info(f"$ {tf.printable(command)}")
-    plan = tf.parse_plan(tf.run(command, capture=True), source=f"terraform show -json {plan_file}")
+    text = tf.run(command, capture=True, invocation=invocation)
+    plan = tf.parse_plan(text, source=f"terraform show -json {plan_file}")
     return tf.analyze_plan(plan, allow_destroy=allow)
 
 
@@ -218,10 +237,10 @@ def _result(analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool) -> dic
 
 def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
     if not args.no_init:
-        _step(tf.init_command(invocation))
+        _step(tf.init_command(invocation), invocation)
     command = tf.output_command(invocation)
     console.info(f"$ {tf.printable(command)}")
-    text = tf.run(command, capture=True)
+    text = tf.run(command, capture=True, invocation=invocation)
     try:
         outputs = json.loads(text)
     except json.JSONDecodeError:
