@@ -14,8 +14,11 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 PEER_VERSION := 1.17.0
 BENCH_VENV   := .venv-bench
 BENCH_STAMP  := $(BENCH_VENV)/.installed-$(PEER_VERSION)
+# The AWS provider's schema for the offline schema gate (tests/infra/test_provider_schema.py),
+# read from the cdktf wheel generated from hashicorp/aws 5.100.0; the index is kept in .venv.
+PROVIDER_SCHEMA := $(VENV)/provider-schema/aws-5.100.0.json
 
-.PHONY: demo test lint pytest clean checkov-venv bench
+.PHONY: demo test lint pytest clean checkov-venv bench provider-schema
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +32,16 @@ $(CHECKOV_STAMP):
 	touch $(CHECKOV_STAMP)
 
 checkov-venv: $(CHECKOV_STAMP)
+
+$(PROVIDER_SCHEMA): tests/infra/provider_schema.py | $(STAMP)
+	rm -rf $(VENV)/provider-schema/wheel
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  -d $(VENV)/provider-schema/wheel 'cdktf-cdktf-provider-aws==20.1.0'
+	$(BIN)/python tests/infra/provider_schema.py build \
+	  $(VENV)/provider-schema/wheel/cdktf_cdktf_provider_aws-20.1.0-py3-none-any.whl $@
+	rm -rf $(VENV)/provider-schema/wheel
+
+provider-schema: $(PROVIDER_SCHEMA)
 
 $(BENCH_STAMP):
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
@@ -49,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: $(STAMP) $(CHECKOV_STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP) $(PROVIDER_SCHEMA)
 	$(BIN)/pytest
 
 clean:
