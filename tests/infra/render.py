@@ -62,13 +62,18 @@ class Rendered:
         literal = body.get("statement", [])
         literal = literal if isinstance(literal, list) else [literal]  # one block reads as a dict
         found = {statement.get("sid", ""): statement for statement in literal}
-        source = rules.load(rules.BLUEPRINT).data[("aws_iam_policy_document", document)]
+        source = _blueprint().data[("aws_iam_policy_document", document)]
         for dynamic in source.get("dynamic", []):
             for_each = str(dynamic.get("statement", {}).get("for_each", ""))
             if for_each.startswith("${local.") and for_each.endswith("}"):
                 for statement in self.local(for_each[len("${local.") : -1]):
                     found[statement["sid"]] = statement
         return found
+
+
+@functools.cache
+def _blueprint() -> rules.Terraform:
+    return rules.load(rules.BLUEPRINT)
 
 
 def _hcl(value: Any) -> str:
@@ -87,8 +92,18 @@ def _render(variables_json: str) -> Rendered:
         return Rendered(tfparse.load_from_path(directory, vars_paths=["inputs.tfvars"]))
 
 
+def _is_default(variable: dict[str, Any], value: Any) -> bool:
+    return "default" in variable and variable["default"] == value
+
+
 def render(**overrides: Any) -> Rendered:
     """The blueprint for BASE_VARIABLES with `overrides` (a None value removes the variable)."""
+    declared = _blueprint().variables
     variables = {**BASE_VARIABLES, **overrides}
-    variables = {name: value for name, value in variables.items() if value is not None}
+    # A value equal to the variable's default renders the same: one evaluation serves both.
+    variables = {
+        name: value
+        for name, value in variables.items()
+        if value is not None and not _is_default(declared.get(name, {}), value)
+    }
     return _render(json.dumps(variables, sort_keys=True))
