@@ -163,14 +163,16 @@ def test_no_nat_rules_where_the_alb_already_admits_the_tasks(overrides):
     assert _alb_ingress_from_nat(render(**overrides)) == []
 
 
-def test_internal_alb_admits_the_tasks_security_group():
-    rendered = render(alb_ingress_cidrs=["10.1.0.0/16"], alb_internal=True)
+@pytest.mark.parametrize(("internal", "ports"), [(True, [80, 443]), (False, [])])
+def test_an_internal_alb_admits_the_tasks_security_group(internal, ports):
+    # An internet-facing ALB sees the tasks through the NAT gateways, never by security group.
+    rendered = render(alb_ingress_cidrs=["10.1.0.0/16"], alb_internal=internal)
     from_tasks = [
         rule
         for rule in _alb_ingress(rendered).values()
         if _references(rule, "aws_security_group", "services")
     ]
-    assert sorted(rule["from_port"] for rule in from_tasks) == [80, 443]
+    assert sorted(rule["from_port"] for rule in from_tasks) == ports
 
 
 # ---------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_from_nat" {
 
 # An internal ALB sees the tasks' own addresses.
 resource "aws_vpc_security_group_ingress_rule" "alb_from_services" {
-  for_each = toset([for port in local.alb_listener_ports : tostring(port)])
+  for_each = toset([for port in local.alb_listener_ports : tostring(port) if var.alb_internal])
 
   security_group_id            = aws_security_group.alb.id
   description                  = "HTTP(S) from the ECS tasks"
