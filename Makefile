@@ -19,7 +19,11 @@ BENCH_STAMP  := $(BENCH_VENV)/.installed-$(PEER_VERSION)
 EXPRESSIONS       := tests/actions/expressions
 EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 
-.PHONY: demo test lint pytest clean checkov-venv bench lock
+# The AWS provider's schema for the offline schema gate (tests/infra/test_provider_schema.py),
+# read from the cdktf wheel generated from hashicorp/aws 5.100.0; the index is kept in .venv.
+PROVIDER_SCHEMA := $(VENV)/provider-schema/aws-5.100.0.json
+
+.PHONY: demo test lint pytest clean checkov-venv bench lock provider-schema
 
 # requirements.lock: shipline's runtime dependencies (and its build backend), every version
 # pinned with its hashes, for Python 3.11+ on every platform. setup-shipline installs exactly
@@ -58,6 +62,16 @@ $(EXPRESSIONS_STAMP): $(EXPRESSIONS)/package-lock.json
 	cd $(EXPRESSIONS) && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(EXPRESSIONS_STAMP)
 
+$(PROVIDER_SCHEMA): tests/infra/provider_schema.py | $(STAMP)
+	rm -rf $(VENV)/provider-schema/wheel
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  -d $(VENV)/provider-schema/wheel 'cdktf-cdktf-provider-aws==20.1.0'
+	$(BIN)/python tests/infra/provider_schema.py build \
+	  $(VENV)/provider-schema/wheel/cdktf_cdktf_provider_aws-20.1.0-py3-none-any.whl $@
+	rm -rf $(VENV)/provider-schema/wheel
+
+provider-schema: $(PROVIDER_SCHEMA)
+
 $(BENCH_STAMP):
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'ecs-deploy==$(PEER_VERSION)'
@@ -77,7 +91,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP) $(PROVIDER_SCHEMA)
 	$(BIN)/pytest
 
 clean:
