@@ -701,9 +701,8 @@ class Deploy:
 
 
 def mask_task_definition_secrets(task_definitions: Mapping[str, Mapping[str, Any]]) -> None:
-    """::add-mask:: every secret-looking plain value of the task definitions (Actions only)."""
+    """::add-mask:: every secret part of the task definitions' plain values (Actions only)."""
     for task_definition in task_definitions.values():
         for container in task_definition.get("containerDefinitions") or []:
             for item in container.get("environment") or []:
-                if github.is_secret_like(item.get("name"), item.get("value")):
-                    github.mask(item.get("value"))
+                github.mask_secret(item.get("name"), item.get("value"))
