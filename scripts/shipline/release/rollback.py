@@ -153,6 +153,15 @@ def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Out
             + ", ".join(f"{key} ({restores[key].recorded})" for key in missing)
             + " are gone and the record holds no copy of them"
         )
+    redacted = {key: wanted[key] for key in restores if restores[key].source == "redacted"}
+    if redacted:
+        raise PreflightError(
+            f"cannot return to {target.release_id}: the task definitions of "
+            + ", ".join(f"{key} ({state.task_definition})" for key, state in redacted.items())
+            + " are gone and the record's copy is redacted (plain secrets never stored: "
+            + ", ".join(name for state in redacted.values() for name in state.redacted)
+            + "); register them again with their secrets in `secrets`, then deploy that"
+        )
     record = _new_record(environment, "rollback")
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)
