@@ -120,6 +120,8 @@ def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Out
 
     ecs, history = _open(environment)
     records = history.list()
+    for skipped in history.unreadable:
+        console.info(f"ignored {skipped.uri} (it {skipped.reason})")
     now = _services_now(ecs, environment)
     current = {key: description["taskDefinition"] for key, description in now.items()}
     target = rollback_target(records, to=to, current=current)
