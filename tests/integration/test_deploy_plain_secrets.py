@@ -82,12 +82,9 @@ def test_a_plain_password_variable_is_refused_by_the_preflight(
     assert running_task_definitions(environment, ecs)["api"] == environment.task_definitions["api"]
 
 
-def test_plain_secrets_deployed_on_purpose_are_masked_and_never_stored(
-    capsys, sandbox, environment, config, ecs, s3, tmp_path, monkeypatch
-):
-    outputs, summary = in_actions(monkeypatch, tmp_path)
+def deploy_on_purpose(capsys, environment, config, ecs):
+    """A deploy of plain secrets with `--skip-preflight plaintext-secrets`: (result, ARN)."""
     variant = register_variant(ecs, environment.task_definitions["api"], with_plain(PLAIN))
-
     ran = deploy(
         capsys,
         config,
@@ -96,9 +93,18 @@ def test_plain_secrets_deployed_on_purpose_are_masked_and_never_stored(
         "--skip-preflight",
         "plaintext-secrets",
     )
-
     assert ran.code == 0, ran.err
     assert running_task_definitions(environment, ecs)["api"] == variant
+    return ran, variant
+
+
+def test_plain_secrets_deployed_on_purpose_are_masked_url_passwords_on_their_own(
+    capsys, sandbox, environment, config, ecs, tmp_path, monkeypatch
+):
+    outputs, summary = in_actions(monkeypatch, tmp_path)
+
+    ran, _ = deploy_on_purpose(capsys, environment, config, ecs)
+
     # Masked before anything else is printed: the URL's password on its own, so the runner
     # hides it wherever it shows up, not only inside this one URL.
     masks = [line for line in ran.err.splitlines() if line.startswith("::add-mask::")]
@@ -113,6 +119,12 @@ def test_plain_secrets_deployed_on_purpose_are_masked_and_never_stored(
     for value in (DB_PASS, MYSQL_PWD, URL_PASSWORD):
         assert value not in shown
         assert value not in outputs.read_text() + summary.read_text()
+
+
+def test_plain_secrets_deployed_on_purpose_are_never_stored_in_the_record(
+    capsys, sandbox, environment, config, ecs, s3
+):
+    _, variant = deploy_on_purpose(capsys, environment, config, ecs)
 
     # The record in S3 holds none of the values, and says which ones it left out.
     [record] = records(environment, s3)
