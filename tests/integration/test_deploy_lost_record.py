@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 
+import test_deploy_crash
 from deploy_support import lock_exists, records, running_task_definitions
-from test_deploy_crash import BASE_POLICY, deploy_held_in, finish, s3  # noqa: F401  (fixture)
+from test_deploy_crash import BASE_POLICY, deploy_held_in, finish
+
+s3 = test_deploy_crash.s3  # the crash tests' S3 client fixture
 
 
-def test_a_refused_final_write_after_services_moved_exits_3(
-    sandbox,
-    environment,
-    s3,  # noqa: F811  (the fixture)
-    tmp_path,
-):
+def test_a_refused_final_write_after_services_moved_exits_3(sandbox, environment, s3, tmp_path):
     before = running_task_definitions(environment, sandbox.client("ecs"))
     _, process, _ = deploy_held_in("during rollout", sandbox, environment, tmp_path)
     [held] = records(environment, s3)
