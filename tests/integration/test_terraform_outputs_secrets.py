@@ -29,6 +29,11 @@ OUTPUTS = {
         "value": "arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf",
     },
     "api_url": {"sensitive": False, "type": "string", "value": "https://api.example.com"},
+    "redis_url": {
+        "sensitive": True,
+        "type": "string",
+        "value": "rediss://:tf-redis-auth-5e21@cache.internal:6379/0",
+    },
 }
 PUBLISHED = ("secrets_provider", "aws_sm_signing_secret_arn", "api_url")
 
@@ -50,6 +55,9 @@ def test_credential_looking_outputs_are_masked_withheld_and_never_printed(terraf
     masks = [line for line in result.stderr.splitlines() if line.startswith("::add-mask::")]
     assert f"::add-mask::{DB_PASSWORD}" in masks
     assert f"::add-mask::{TOKEN}" in masks
+    # A sensitive URL: masked whole, and its password on its own.
+    assert f"::add-mask::{OUTPUTS['redis_url']['value']}" in masks
+    assert "::add-mask::tf-redis-auth-5e21" in masks
     assert "::add-mask::aws_sm" not in masks
     printed = json.loads(result.stdout)
     assert DB_PASSWORD not in result.stdout and TOKEN not in result.stdout

@@ -18,6 +18,7 @@ from typing import Any
 from shipline import console, github
 from shipline import terraform as tf
 from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+from shipline.sensitive import url_passwords
 
 HELP = "plan, apply (refusing to delete stateful resources) and read the Terraform blueprint"
 
@@ -279,6 +280,8 @@ def _publish(outputs: dict[str, Any], secret_looking: Mapping[str, list[str]]) -
         if output.get("sensitive"):
             for text in _strings(value):
                 github.mask(text)
+                for password in url_passwords(text):  # hidden wherever it shows up again
+                    github.mask(password)
             continue
         if name in secret_looking:
             for text in secret_looking[name]:
