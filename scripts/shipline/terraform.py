@@ -345,6 +345,36 @@ def output_command(invocation: Invocation) -> list[str]:
     return [*invocation.base(), "output", "-json"]
 
 
+def output_secrets(outputs: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Output name -> the texts to hide, for every output NOT marked sensitive whose value
+    is a secret by shipline's one rule (`shipline.sensitive`): a password in a URL, a token
+    by its shape, a secret's name. An output the app's inventory maps to a variable is judged
+    as that variable (`secrets_provider` is SECRETS_PROVIDER, a known non-secret); a map's
+    values are judged by their keys."""
+    from shipline.envinventory import load_inventory
+    from shipline.sensitive import secret_parts
+
+    inventory = load_inventory()
+    found: dict[str, list[str]] = {}
+    for name, output in outputs.items():
+        if not isinstance(output, Mapping) or output.get("sensitive"):
+            continue
+        variable = inventory.variable_for_output(name)
+        texts = _named_strings(variable.name if variable else name, output.get("value"))
+        parts = [part for key, text in texts for part in secret_parts(key, text, inventory)]
+        if parts:
+            found[name] = sorted(set(parts), key=len, reverse=True)
+    return found
+
+
+def _named_strings(name: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        return [pair for key, inner in value.items() for pair in _named_strings(str(key), inner)]
+    if isinstance(value, list):
+        return [pair for inner in value for pair in _named_strings(name, inner)]
+    return [(name, str(value))] if value not in (None, "") else []
+
+
 def printable(command: Sequence[str]) -> str:
     """The command for the log, with every -var value hidden (it may be a secret)."""
     shown = []

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from shipline import console, github
 from shipline import terraform as tf
 from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+from shipline.sensitive import url_passwords
 
 HELP = "plan, apply (refusing to delete stateful resources) and read the Terraform blueprint"
 
@@ -247,7 +249,13 @@ def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
         raise ShiplineError("terraform output -json did not print JSON") from None
     if not isinstance(outputs, dict):
         raise ShiplineError("terraform output -json did not print an object")
-    _publish(outputs)
+    secret_looking = tf.output_secrets(outputs)
+    _publish(outputs, secret_looking)
+    for name in secret_looking:
+        console.info(
+            f"note: output {name} looks like a credential but is not marked sensitive: "
+            "masked, not published, not printed (mark it `sensitive = true` in Terraform)"
+        )
     if args.out:
         document = json.dumps(outputs, indent=2, sort_keys=True) + "\n"
         target = Path(args.out)
@@ -259,24 +267,30 @@ def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
         console.info(f"wrote {len(outputs)} outputs to {target}")
     else:
         # stdout ends up in logs: sensitive values are only ever written to --out.
-        console.emit_json(_redacted(outputs))
+        console.emit_json(_redacted(outputs, secret_looking))
     return EXIT_OK
 
 
 REDACTED = "(sensitive: use --out FILE)"
+SECRET_LOOKING = "(looks like a credential: use --out FILE)"
 
 
-def _redacted(outputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: dict(output, value=REDACTED)
-        if isinstance(output, dict) and output.get("sensitive")
-        else output
-        for name, output in outputs.items()
-    }
+def _redacted(outputs: dict[str, Any], secret_looking: Collection[str]) -> dict[str, Any]:
+    def shown(name: str, output: Any) -> Any:
+        if not isinstance(output, dict):
+            return output
+        if output.get("sensitive"):
+            return dict(output, value=REDACTED)
+        if name in secret_looking:
+            return dict(output, value=SECRET_LOOKING)
+        return output
+
+    return {name: shown(name, output) for name, output in outputs.items()}
 
 
-def _publish(outputs: dict[str, Any]) -> None:
-    """In Actions: mask sensitive outputs, expose the others as step outputs."""
+def _publish(outputs: dict[str, Any], secret_looking: Mapping[str, list[str]]) -> None:
+    """In Actions: mask sensitive and credential-looking outputs, expose the others as step
+    outputs (a credential in a step output would reach every later step and its logs)."""
     published = {}
     for name, output in outputs.items():
         if not isinstance(output, dict):
@@ -284,6 +298,12 @@ def _publish(outputs: dict[str, Any]) -> None:
         value = output.get("value")
         if output.get("sensitive"):
             for text in _strings(value):
+                github.mask(text)
+                for password in url_passwords(text):  # hidden wherever it shows up again
+                    github.mask(password)
+            continue
+        if name in secret_looking:
+            for text in secret_looking[name]:
                 github.mask(text)
             continue
         published[name] = value if not isinstance(value, (dict, list)) else json.dumps(value)

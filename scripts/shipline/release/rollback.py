@@ -154,6 +154,8 @@ def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Out
 
     ecs, history = _open(environment)
     records = history.list()
+    for skipped in history.unreadable:
+        console.info(f"ignored {skipped.uri} (it {skipped.reason})")
     now = _services_now(ecs, environment)
     current = {key: description["taskDefinition"] for key, description in now.items()}
     target = rollback_target(records, to=to, current=current)
@@ -186,6 +188,15 @@ def roll_back(environment: Environment, to: str | None, stop: StopSignal) -> Out
             f"cannot return to {target.release_id}: the task definitions of "
             + ", ".join(f"{key} ({restores[key].recorded})" for key in missing)
             + " are gone and the record holds no copy of them"
+        )
+    redacted = {key: wanted[key] for key in restores if restores[key].source == "redacted"}
+    if redacted:
+        raise PreflightError(
+            f"cannot return to {target.release_id}: the task definitions of "
+            + ", ".join(f"{key} ({state.task_definition})" for key, state in redacted.items())
+            + " are gone and the record's copy is redacted (plain secrets never stored: "
+            + ", ".join(name for state in redacted.values() for name in state.redacted)
+            + "); register them again with their secrets in `secrets`, then deploy that"
         )
     _check_target_images(environment, target.release_id, restores)
     record = _new_record(environment, "rollback")
