@@ -86,6 +86,34 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; inside GitHub Actions also publish its exit code as `exit-code`.
+
+    The actions `exec` shipline so that a cancel's SIGINT reaches it (bash would not pass it
+    on), which leaves no shell behind to write the exit code: this boundary writes it.
+    """
+    outcome: int | str | None = EXIT_FAILED
+    try:
+        outcome = run_command(argv)
+        return outcome
+    except SystemExit as exc:  # argparse: --help, --version, a usage error
+        outcome = exc.code
+        raise
+    finally:
+        publish_exit_code(outcome)
+
+
+def publish_exit_code(code: int | str | None) -> None:
+    """The `exit-code` step output (only inside Actions; a write failure is not the command's)."""
+    from shipline import github
+
+    number = code if isinstance(code, int) else (0 if code is None else EXIT_REFUSED)
+    try:
+        github.set_outputs({"exit-code": number})
+    except OSError as exc:
+        sys.stderr.write(f"shipline: warning: could not write the exit-code output: {exc}\n")
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -128,6 +128,13 @@ class Inventory:
         names.extend(self.terraform_extra_outputs)
         return tuple(dict.fromkeys(names))
 
+    def variable_for_output(self, output: str) -> Variable | None:
+        """The variable a Terraform output sets (`env from-terraform`), if any."""
+        for var in self.variables:
+            if output in (*var.terraform_inputs, var.terraform_fallback_output):
+                return var
+        return None
+
     def is_production(self, name: str | None) -> bool:
         wanted = {item.casefold() for item in self.production_environment_names}
         return name is not None and name.strip().casefold() in wanted

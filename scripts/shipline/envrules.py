@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from shipline import github
 from shipline.envinventory import Inventory, Variable, condition_holds, load_inventory
 from shipline.errors import UsageError
+from shipline.sensitive import is_secret, url_password
 
 ERROR = "error"
 WARNING = "warning"
@@ -45,7 +45,6 @@ ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 API_BASE_URL = "API_BASE_URL"
 APP_PUBLIC_URL = "APP_PUBLIC_URL"
 
-MASK = "****"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -89,59 +88,6 @@ class ServiceLike(Protocol):
 
     @property
     def container(self) -> str: ...
-
-
-# --- secret-looking names and values ----------------------------------------------------------
-
-
-def looks_secret(name: str, value: str | None, inventory: Inventory | None = None) -> bool:
-    """Whether `value` is a secret: the inventory decides for the app's own variables (an ARN
-    or a provider name is not one), the project's secret heuristics for every other name."""
-    inventory = inventory or load_inventory()
-    known = inventory.get(name)
-    if known is not None:
-        return known.sensitive or known.from_secret
-    return github.is_secret_like(name, value)
-
-
-def url_password(value: str) -> str | None:
-    """The password inside a URL's user-info (`scheme://user:PASSWORD@host`), if any."""
-    if "://" not in value or "@" not in value:
-        return None
-    try:
-        return urlsplit(value.strip()).password or None
-    except ValueError:
-        return None
-
-
-def display_value(name: str, value: str, inventory: Inventory | None = None) -> str:
-    """The value as it may be shown: masked when secret, URL passwords hidden otherwise."""
-    if looks_secret(name, value, inventory):
-        return MASK
-    password = url_password(value)
-    return value.replace(password, MASK) if password else value
-
-
-def secret_values(values: Mapping[str, str], inventory: Inventory | None = None) -> list[str]:
-    """Every text in `values` that must never be printed, longest first (for `mask_text`)."""
-    found = set()
-    for name, value in values.items():
-        if not value:
-            continue
-        if looks_secret(name, value, inventory):
-            found.add(value)
-            found.update(line.strip() for line in value.splitlines() if line.strip())
-        password = url_password(value)
-        if password:
-            found.add(password)
-    return sorted((item for item in found if len(item) >= 3), key=len, reverse=True)
-
-
-def mask_text(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret of `secrets` replaced by ****: the last guard before printing."""
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
 
 
 # --- formats -----------------------------------------------------------------------------------
@@ -595,10 +541,10 @@ def _plaintext_problems(
             var = inventory.get(name)
             if var is not None and var.from_secret:
                 message = f"is in plain `environment` of {where}; it must come from a secret"
-            elif looks_secret(name, value, inventory):
-                message = f"looks like a secret but is in plain `environment` of {where}"
             elif url_password(value):
                 message = f"carries a password inside its URL in plain `environment` of {where}"
+            elif is_secret(name, value, inventory):
+                message = f"looks like a secret but is in plain `environment` of {where}"
             else:
                 continue
             fix = (

@@ -18,38 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from shipline import sensitive
+
+# The one secret rule lives in shipline.sensitive; these names stay for the callers here.
+from shipline.sensitive import is_secret as is_secret_like  # noqa: F401
+from shipline.sensitive import mask_text as mask_text
+
 # GitHub refuses a step summary over 1 MiB; keep well inside it.
 SUMMARY_LIMIT = 1024 * 1024 - 4096
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-# A variable whose name says it holds a secret.
-_SECRET_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|"
-    r"SIGNING|_DSN$|^DSN$|AUTH_KEY|SESSION_KEY|ENCRYPTION_KEY|WEBHOOK_SECRET|COOKIE)",
-    re.IGNORECASE,
-)
-# Names matching _SECRET_NAME that only point at a secret (its ARN or name), never hold it.
-_REFERENCE_NAME = re.compile(r"(_ARN|_ID|_NAME|_FILE|_PATH)$", re.IGNORECASE)
-# Values that are secrets whatever their name.
-_SECRET_VALUE = re.compile(
-    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"
-    r"|\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}"
-    r"|\bsk-[A-Za-z0-9_-]{20,}"
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
-    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
-)
-# scheme://user:password@host: the password part.
-_URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"
-)
-# NAME=value, NAME: value and "name": "value" pairs in text.
-_PAIR = re.compile(
-    r"(?P<head>(?P<q>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*(?:=|:)\s*(?P<vq>[\"']?))"
-    r"(?P<value>[^\s\"',}]+)"
-)
-MASKED = "***"
 
 
 def in_actions(environ: Mapping[str, str] | None = None) -> bool:
@@ -165,39 +142,18 @@ def mask(value: str | None, stream: TextIO | None = None) -> None:
             _command("add-mask", line, stream)
 
 
-def is_secret_like(name: str | None, value: str | None) -> bool:
-    """Whether a variable's value should never be shown: its name says it is a secret (and it
-    is not merely a reference such as an ARN), or the value looks like a credential."""
-    if not value:
-        return False
-    if _SECRET_VALUE.search(value) or _URL_PASSWORD.search(value):
-        return True
-    if name and _SECRET_NAME.search(name) and not _REFERENCE_NAME.search(name):
-        return not value.startswith("arn:")
-    return False
-
-
-def mask_text(text: str) -> str:
-    """`text` with secret-looking values replaced by ***: passwords in URLs, credentials by
-    their shape, and the values of NAME=value / "name": "value" pairs with a secret's name."""
-
-    def pair(match: re.Match[str]) -> str:
-        already = MASKED in match["value"]
-        if not already and is_secret_like(match["name"], match["value"]):
-            return match["head"] + MASKED
-        return match[0]
-
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + MASKED, text)
-    text = _SECRET_VALUE.sub(MASKED, text)
-    return _PAIR.sub(pair, text)
+def mask_secret(name: str | None, value: str | None, stream: TextIO | None = None) -> bool:
+    """`::add-mask::` every secret part of variable `name`'s value: the value when it is a
+    secret, and each URL password in it on its own. Whether anything was masked."""
+    parts = sensitive.secret_parts(name, value)
+    for part in parts:
+        mask(part, stream)
+    return bool(parts)
 
 
 def mask_environment(variables: Mapping[str, str]) -> list[str]:
-    """Mask every secret-looking value of `variables`; the names that were masked."""
-    masked = [name for name, value in variables.items() if is_secret_like(name, value)]
-    for name in masked:
-        mask(variables[name])
-    return masked
+    """Mask every secret part of `variables`; the names that had one."""
+    return [name for name, value in variables.items() if mask_secret(name, value)]
 
 
 def _cell(value: Any) -> str:

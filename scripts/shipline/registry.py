@@ -14,6 +14,7 @@ API elsewhere, with anonymous, basic or bearer-token access) and tags added in E
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,7 +178,7 @@ def ecr_digest(registry: Registry, path: str, tag: str | None, digest: str | Non
         raise ImageNotFound(f"{wanted}: no such image in ECR") from None
     if not details:
         raise ImageNotFound(f"{wanted}: no such image in ECR")
-    return str(details[0]["imageDigest"])
+    return checked_digest(str(details[0]["imageDigest"]), wanted, registry.host)
 
 
 def tag_conflict(reference: str, current: str, wanted: str) -> str | None:
@@ -247,17 +248,39 @@ MANIFEST_MEDIA_TYPES = (
 )
 DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io"})
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+# The registry SHIPLINE_REGISTRY_PASSWORD is for when SHIPLINE_REGISTRY is not set (as for
+# build-images).
+DEFAULT_REGISTRY = "ghcr.io"
+# Token services a registry is documented to send its clients to, besides its own host name.
+# Credentials go to a token service only on one of these (docs/images.md).
+TOKEN_SERVICE_HOSTS: Mapping[str, frozenset[str]] = {
+    "docker.io": frozenset({"auth.docker.io"}),
+    "registry.gitlab.com": frozenset({"gitlab.com"}),
+}
+# A manifest is small; distribution refuses to store one over 4 MiB.
+MANIFEST_MAX_BYTES = 4 * 1024 * 1024
+
+
+def registry_identity(host: str) -> str:
+    """The name a registry's credentials are kept under: lower case, Docker Hub as docker.io."""
+    host = host.lower()
+    return "docker.io" if host in DOCKER_HUB_HOSTS else host
 
 
 @dataclass(frozen=True)
 class RegistryCredentials:
-    """A user name and a password or token (GHCR: any user name and a GITHUB_TOKEN or PAT)."""
+    """A user name and a password or token for one registry, offered to it and nowhere else.
 
+    GHCR takes any user name and a GITHUB_TOKEN or PAT.
+    """
+
+    registry: str  # registry_identity of the host they belong to
     username: str
     password: str = field(repr=False)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> RegistryCredentials | None:
+        """SHIPLINE_REGISTRY_USERNAME/_PASSWORD, for the host SHIPLINE_REGISTRY names."""
         password = env.get("SHIPLINE_REGISTRY_PASSWORD", "")
         username = env.get("SHIPLINE_REGISTRY_USERNAME") or env.get("GITHUB_ACTOR", "")
         if not password:
@@ -266,7 +289,14 @@ class RegistryCredentials:
             raise UsageError(
                 "SHIPLINE_REGISTRY_PASSWORD is set but no user name: set SHIPLINE_REGISTRY_USERNAME"
             )
-        return cls(username, password)
+        try:
+            registry = parse_registry(env.get("SHIPLINE_REGISTRY") or DEFAULT_REGISTRY)
+        except UsageError as exc:
+            raise UsageError(f"SHIPLINE_REGISTRY: {exc.message}") from None
+        return cls(registry_identity(registry.host), username, password)
+
+    def are_for(self, host: str) -> bool:
+        return registry_identity(host) == self.registry
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -278,18 +308,41 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def is_loopback(host: str) -> bool:
-    """Loopback hosts are reached over plain HTTP, as Docker does for them by default."""
+def _is_loopback_name(name: str | None) -> bool:
     import ipaddress
 
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost":
+    if not name:
+        return False
+    if name.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _is_host_name(name: str) -> bool:
+    import ipaddress
+
+    if re.fullmatch(_HOST, name):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """Loopback hosts are reached over plain HTTP, as Docker does for them by default.
+
+    `host` is `name[:port]`; it is read as a URL's authority, so `a:b@c` is host `c`.
+    """
+    try:
+        name = urllib.parse.urlsplit(f"//{host}").hostname
+    except ValueError:
+        return False
+    return _is_loopback_name(name)
 
 
 def api_location(host: str, path: str) -> tuple[str, str]:
@@ -300,8 +353,73 @@ def api_location(host: str, path: str) -> tuple[str, str]:
     return f"{scheme}://{host}", path
 
 
+def token_service_hosts(host: str) -> frozenset[str]:
+    """Host names whose token service may get the credentials of registry `host`: the host
+    name its API is served on (any port) and the ones it is documented to delegate to."""
+    own = urllib.parse.urlsplit(api_location(host, "x")[0]).hostname or ""
+    return frozenset({own}) | TOKEN_SERVICE_HOSTS.get(registry_identity(host), frozenset())
+
+
+@dataclass(frozen=True)
+class TokenRealm:
+    url: str
+    hostname: str
+
+
+def token_realm(realm: str, registry_host: str) -> TokenRealm:
+    """The token service a challenge of `registry_host` names, if it may be called at all.
+
+    UsageError, before anything is sent, for a realm that is not an http(s) URL with a host
+    name, that carries a user name or password, or that is plain HTTP past this machine.
+    """
+    where = f"the token service of registry {registry_host}"
+    try:
+        parts = urllib.parse.urlsplit(realm)
+        hostname = parts.hostname
+        _ = parts.port  # ValueError when it is not a number
+    except ValueError:
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in {"http", "https"} or not hostname:
+        raise UsageError(f"{where} is not an http(s) URL with a host; nothing sent")
+    if "@" in parts.netloc:
+        raise UsageError(f"{where} names a user name or password in its URL; refused, nothing sent")
+    if not _is_host_name(hostname):
+        raise UsageError(f"{where} is not an http(s) URL with a host; nothing sent")
+    if parts.scheme == "http" and not _is_loopback_name(hostname):
+        raise UsageError(f"{where} at {hostname} is not HTTPS; refused, nothing sent")
+    return TokenRealm(realm, hostname)
+
+
+def checked_digest(text: str, wanted: str, host: str) -> str:
+    """A digest a registry answered, when it is `sha256:<64 lower-case hex>`; else UsageError.
+
+    The answer itself is not repeated: it is foreign text.
+    """
+    if not _DIGEST.fullmatch(text):
+        raise UsageError(
+            f"{wanted}: registry {host} answered a digest that is not a sha256 digest "
+            "(sha256: and 64 lower-case hex digits); nothing pinned"
+        )
+    return text
+
+
+def _read_at_most(response: Any, limit: int) -> bytes | None:
+    """The body of a streamed response, or None when it is longer than `limit` bytes."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class OciRegistry:
-    """Manifest look-ups over the OCI distribution API: anonymous, basic, or bearer tokens."""
+    """Manifest look-ups over the OCI distribution API: anonymous, basic, or bearer tokens.
+
+    Credentials are offered only when they are for this registry, over HTTPS (or on this
+    machine), and to a token service only on this registry's own host or one it delegates to.
+    """
 
     def __init__(
         self, host: str, credentials: RegistryCredentials | None = None, timeout: float = 15.0
@@ -309,7 +427,10 @@ class OciRegistry:
         import requests
 
         self.host = host
-        self.credentials = credentials
+        ours = credentials is not None and credentials.are_for(host)
+        self.credentials = credentials if ours else None
+        self._credentials_for = credentials.registry if credentials and not ours else None
+        self._withheld: str | None = None  # why the credentials were kept from a token service
         self.timeout = timeout
         self._session = requests.Session()
         self._authorization: dict[str, str] = {}  # per repository path
@@ -323,42 +444,85 @@ class OciRegistry:
         if response.status_code == 404:
             raise ImageNotFound(f"{wanted}: {self._not_found_reason(base, api_path)}")
         self._refuse_other_failures(response, wanted)
-        digest = response.headers.get("Docker-Content-Digest")
-        if not digest:
+        claimed = response.headers.get("Docker-Content-Digest")
+        if claimed:
+            digest = checked_digest(claimed, wanted, self.host)
+        else:
             # Some registries leave the header off HEAD answers: hash the manifest itself.
-            import hashlib
-
-            body = self._send("GET", url, api_path)
-            self._refuse_other_failures(body, wanted)
-            digest = "sha256:" + hashlib.sha256(body.content).hexdigest()
+            digest = self._manifest_hash(url, api_path, wanted)
         if ":" in reference and digest != reference:
             raise UsageError(f"{wanted}: the registry answered with a different digest {digest}")
         return digest
 
-    def _send(self, method: str, url: str, api_path: str) -> Any:
+    def _manifest_hash(self, url: str, api_path: str, wanted: str) -> str:
+        """The sha256 of the manifest's bytes; it must agree with the digest sent along."""
+        import hashlib
+
+        answer = self._send("GET", url, api_path, stream=True)
+        try:
+            self._refuse_other_failures(answer, wanted)
+            content = _read_at_most(answer, MANIFEST_MAX_BYTES)
+        finally:
+            answer.close()
+        if content is None:
+            raise UsageError(
+                f"{wanted}: registry {self.host} answered a manifest larger than "
+                f"{MANIFEST_MAX_BYTES // (1024 * 1024)} MiB"
+            )
+        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        claimed = answer.headers.get("Docker-Content-Digest")
+        if claimed and checked_digest(claimed, wanted, self.host) != digest:
+            raise UsageError(
+                f"{wanted}: registry {self.host} answered a manifest that does not match "
+                "its digest; nothing pinned"
+            )
+        return digest
+
+    def _send(self, method: str, url: str, api_path: str, stream: bool = False) -> Any:
         import requests
 
         headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
         try:
             response = self._session.request(
-                method, url, headers=headers | self._auth_header(api_path), timeout=self.timeout
+                method,
+                url,
+                headers=headers | self._auth_header(api_path),
+                timeout=self.timeout,
+                stream=stream,
             )
             if response.status_code == 401 and api_path not in self._authorization:
+                response.close()
                 challenge = response.headers.get("WWW-Authenticate", "")
                 self._authorization[api_path] = self._authorize(challenge, api_path)
                 response = self._session.request(
-                    method, url, headers=headers | self._auth_header(api_path), timeout=self.timeout
+                    method,
+                    url,
+                    headers=headers | self._auth_header(api_path),
+                    timeout=self.timeout,
+                    stream=stream,
                 )
         except requests.RequestException as exc:
             raise UsageError(f"cannot reach registry {self.host}: {type(exc).__name__}") from None
         if response.status_code == 401:
-            if self.credentials is None:
-                raise UsageError(
-                    f"registry {self.host} needs credentials for {api_path}: set "
-                    "SHIPLINE_REGISTRY_USERNAME and SHIPLINE_REGISTRY_PASSWORD"
-                )
-            raise UsageError(f"registry {self.host} rejected the credentials for {api_path}")
+            raise self._refusal(api_path)
         return response
+
+    def _refusal(self, api_path: str) -> UsageError:
+        """Why the registry said no: no credentials for it, or the ones given were wrong."""
+        asks = f"registry {self.host} needs credentials for {api_path}"
+        if self._withheld:
+            return UsageError(f"{asks}: {self._withheld}")
+        if self._credentials_for:
+            return UsageError(
+                f"{asks}: the credentials given are for {self._credentials_for} "
+                f"(SHIPLINE_REGISTRY, default {DEFAULT_REGISTRY}), not for {self.host}"
+            )
+        if self.credentials is None:
+            return UsageError(
+                f"{asks}: set SHIPLINE_REGISTRY to {self.host}, SHIPLINE_REGISTRY_USERNAME "
+                "and SHIPLINE_REGISTRY_PASSWORD"
+            )
+        return UsageError(f"registry {self.host} rejected the credentials for {api_path}")
 
     def _auth_header(self, api_path: str) -> dict[str, str]:
         value = self._authorization.get(api_path)
@@ -377,33 +541,28 @@ class OciRegistry:
             pair = f"{self.credentials.username}:{self.credentials.password}".encode()
             return "Basic " + base64.b64encode(pair).decode()
         if scheme != "bearer" or not params.get("realm"):
-            raise UsageError(f"registry {self.host} asks for an unknown authentication: {scheme}")
-        realm = params["realm"]
+            raise UsageError(f"registry {self.host} asks for an unknown authentication")
+        realm = token_realm(params["realm"], self.host)
         query = {"scope": params.get("scope") or f"repository:{api_path}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
-        # Credentials go to the token endpoint only over HTTPS (or on this machine).
-        send_credentials = self.credentials is not None and (
-            realm.startswith("https://") or is_loopback(realm.split("/")[2])
-        )
-        auth = (
-            (self.credentials.username, self.credentials.password)
-            if send_credentials and self.credentials
-            else None
-        )
+        auth = None
+        if self.credentials is not None:
+            if realm.hostname in token_service_hosts(self.host):
+                auth = (self.credentials.username, self.credentials.password)
+            else:
+                self._withheld = (
+                    f"its token service at {realm.hostname} is not on {self.host}, so the "
+                    "credentials were not sent there (docs/images.md)"
+                )
         try:
-            answer = self._session.get(realm, params=query, auth=auth, timeout=self.timeout)
+            answer = self._session.get(realm.url, params=query, auth=auth, timeout=self.timeout)
         except requests.RequestException as exc:
             raise UsageError(
                 f"cannot reach the token endpoint of {self.host}: {type(exc).__name__}"
             ) from None
         if answer.status_code in (401, 403):
-            if self.credentials is None:
-                raise UsageError(
-                    f"registry {self.host} needs credentials for {api_path}: set "
-                    "SHIPLINE_REGISTRY_USERNAME and SHIPLINE_REGISTRY_PASSWORD"
-                )
-            raise UsageError(f"registry {self.host} rejected the credentials for {api_path}")
+            raise self._refusal(api_path)
         if answer.status_code != 200:
             raise UsageError(
                 f"the token endpoint of {self.host} answered HTTP {answer.status_code}"
@@ -413,7 +572,7 @@ class OciRegistry:
         except ValueError:
             body = {}
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
-        if not token:
+        if not token or not isinstance(token, str):
             raise UsageError(f"the token endpoint of {self.host} answered without a token")
         return f"Bearer {token}"
 
@@ -501,14 +660,19 @@ def resolve_images(
     return resolved
 
 
+def resolve_with_environment(refs: Mapping[str, str]) -> dict[str, ResolvedImage]:
+    """`resolve_images` with the credentials the environment gives (SHIPLINE_REGISTRY,
+    SHIPLINE_REGISTRY_USERNAME, SHIPLINE_REGISTRY_PASSWORD); ECR uses the AWS credentials."""
+    import os
+
+    return resolve_images(refs, RegistryCredentials.from_environment(os.environ))
+
+
 def pin_references(refs: Mapping[str, str]) -> dict[str, str]:
     """Each `KEY=REF` by digest, `repo:tag@sha256:...`, as its registry holds it now.
 
     The tag stays in the reference for people; the digest is what runs. ImageNotFound (exit 2)
-    names every image that is missing. Credentials for registries other than ECR come from
-    SHIPLINE_REGISTRY_USERNAME / SHIPLINE_REGISTRY_PASSWORD.
+    names every image that is missing.
     """
-    import os
-
-    resolved = resolve_images(refs, RegistryCredentials.from_environment(os.environ))
+    resolved = resolve_with_environment(refs)
     return {key: f"{refs[key]}@{image.digest}" for key, image in resolved.items()}

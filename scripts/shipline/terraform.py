@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shipline.errors import ShiplineError, UsageError
+from shipline.errors import EXIT_REFUSED, ShiplineError, UsageError
 from shipline.schemas import SCHEMA_DIR
 
-STATEFUL_TABLE = SCHEMA_DIR / "terraform-stateful-resources.json"
+DISPOSABLE_TABLE = SCHEMA_DIR / "terraform-disposable-resources.json"
 
 # Actions Terraform lists for one resource instance, and what they amount to.
 _ACTION_KINDS: dict[tuple[str, ...], str] = {
@@ -38,9 +43,12 @@ _LOSES_OBJECT = {"delete", "replace"}
 
 
 @cache
-def stateful_types() -> Mapping[str, str]:
-    """Resource type -> what deleting it loses (schemas/terraform-stateful-resources.json)."""
-    with STATEFUL_TABLE.open(encoding="utf-8") as handle:
+def disposable_types() -> Mapping[str, str]:
+    """Resource type -> why deleting it loses nothing (schemas/terraform-disposable-resources.json).
+
+    Every other type may hold data: deleting or replacing one needs --allow-destroy.
+    """
+    with DISPOSABLE_TABLE.open(encoding="utf-8") as handle:
         return dict(json.load(handle)["resource_types"])
 
 
@@ -54,7 +62,7 @@ class ResourceChange:
     address: str
     type: str
     action: str  # create | update | delete | replace | replace-forget | forget
-    stateful: bool
+    stateful: bool  # may hold data: its type is not listed as disposable
     reason: str | None = None  # Terraform's action_reason, e.g. replace_because_cannot_update
     replace_paths: tuple[str, ...] = ()  # attributes forcing a replacement
 
@@ -164,10 +172,14 @@ def _replace_paths(raw: Any) -> tuple[str, ...]:
 def analyze_plan(
     plan: Mapping[str, Any],
     allow_destroy: Iterable[str] = (),
-    stateful: Mapping[str, str] | None = None,
+    disposable: Mapping[str, str] | None = None,
 ) -> PlanAnalysis:
-    """Classify every managed resource change and decide what an apply must not do."""
-    table = stateful_types() if stateful is None else stateful
+    """Classify every managed resource change and decide what an apply must not do.
+
+    A type not listed in `disposable` (default: the table in schemas/) may hold data, so
+    deleting or replacing it is blocked unless --allow-destroy names the address.
+    """
+    table = disposable_types() if disposable is None else disposable
     allowed_addresses = list(dict.fromkeys(allow_destroy))
     changes = []
     for entry in plan.get("resource_changes", []):
@@ -184,7 +196,7 @@ def analyze_plan(
                 address=address,
                 type=str(entry.get("type", "")),
                 action=kind,
-                stateful=entry.get("type") in table,
+                stateful=entry.get("type") not in table,
                 reason=entry.get("action_reason"),
                 replace_paths=_replace_paths(entry.get("change", {}).get("replace_paths")),
             )
@@ -260,6 +272,19 @@ def summary_text(analysis: PlanAnalysis) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+# How long plan and apply wait for Terraform's state lock before giving up: a lock left by a
+# killed run is then reported, with the next step, instead of failing at once.
+DEFAULT_LOCK_TIMEOUT = "5m"
+_DURATION = re.compile(r"^(?:0|[0-9]+(?:ms|s|m|h))$")
+
+
+def check_lock_timeout(value: str) -> str:
+    """A Terraform duration such as 90s, 5m or 1h; UsageError otherwise."""
+    if not _DURATION.match(value):
+        raise UsageError(f"--lock-timeout {value!r}: expected a duration such as 90s, 5m or 1h")
+    return value
+
+
 @dataclass(frozen=True)
 class Invocation:
     """Where and how terraform runs. Paths are absolute: -chdir moves terraform's cwd."""
@@ -269,6 +294,7 @@ class Invocation:
     backend_configs: tuple[str, ...] = ()
     var_files: tuple[Path, ...] = ()
     variables: tuple[str, ...] = ()  # NAME=VALUE
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
 
     def base(self) -> list[str]:
         return [self.executable, f"-chdir={self.directory}"]
@@ -293,6 +319,7 @@ def plan_command(invocation: Invocation, plan_file: Path) -> list[str]:
         *invocation.base(),
         "plan",
         "-input=false",
+        f"-lock-timeout={invocation.lock_timeout}",
         f"-out={plan_file}",
         *var_files,
         *variables,
@@ -305,11 +332,47 @@ def show_command(invocation: Invocation, plan_file: Path) -> list[str]:
 
 def apply_command(invocation: Invocation, plan_file: Path) -> list[str]:
     # A saved plan carries its variables and never prompts; -input=false guards the rest.
-    return [*invocation.base(), "apply", "-input=false", str(plan_file)]
+    return [
+        *invocation.base(),
+        "apply",
+        "-input=false",
+        f"-lock-timeout={invocation.lock_timeout}",
+        str(plan_file),
+    ]
 
 
 def output_command(invocation: Invocation) -> list[str]:
     return [*invocation.base(), "output", "-json"]
+
+
+def output_secrets(outputs: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Output name -> the texts to hide, for every output NOT marked sensitive whose value
+    is a secret by shipline's one rule (`shipline.sensitive`): a password in a URL, a token
+    by its shape, a secret's name. An output the app's inventory maps to a variable is judged
+    as that variable (`secrets_provider` is SECRETS_PROVIDER, a known non-secret); a map's
+    values are judged by their keys."""
+    from shipline.envinventory import load_inventory
+    from shipline.sensitive import secret_parts
+
+    inventory = load_inventory()
+    found: dict[str, list[str]] = {}
+    for name, output in outputs.items():
+        if not isinstance(output, Mapping) or output.get("sensitive"):
+            continue
+        variable = inventory.variable_for_output(name)
+        texts = _named_strings(variable.name if variable else name, output.get("value"))
+        parts = [part for key, text in texts for part in secret_parts(key, text, inventory)]
+        if parts:
+            found[name] = sorted(set(parts), key=len, reverse=True)
+    return found
+
+
+def _named_strings(name: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        return [pair for key, inner in value.items() for pair in _named_strings(str(key), inner)]
+    if isinstance(value, list):
+        return [pair for inner in value for pair in _named_strings(name, inner)]
+    return [(name, str(value))] if value not in (None, "") else []
 
 
 def printable(command: Sequence[str]) -> str:
@@ -335,27 +398,127 @@ def _log_stream() -> Any:
 class TerraformFailed(ShiplineError):
     """terraform exited non-zero."""
 
-    def __init__(self, step: str, returncode: int) -> None:
+    def __init__(self, step: str, returncode: int, message: str | None = None) -> None:
         self.step = step
         self.returncode = returncode
-        super().__init__(f"terraform {step} failed (exit {returncode}); its output is above")
+        super().__init__(
+            message or f"terraform {step} failed (exit {returncode}); its output is above"
+        )
 
 
-def run(command: Sequence[str], *, capture: bool = False) -> str:
+class TerraformInterrupted(TerraformFailed):
+    """shipline was asked to stop while terraform ran; terraform was told and waited for."""
+
+    def __init__(self, step: str, returncode: int, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(
+            step,
+            returncode,
+            f"terraform {step} was interrupted ({signal_name}): terraform was asked to stop "
+            f"and exited {returncode}; its output above says whether it stopped cleanly "
+            "and released its state lock",
+        )
+
+
+class StateLocked(TerraformFailed):
+    """terraform could not take its state lock within -lock-timeout."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(
+        self, step: str, returncode: int, lock_id: str | None, invocation: Invocation
+    ) -> None:
+        self.lock_id = lock_id
+        unlock = f"terraform -chdir={invocation.directory} force-unlock {lock_id or 'LOCK_ID'}"
+        super().__init__(
+            step,
+            returncode,
+            f"terraform {step}: the state is locked"
+            + (f" (lock {lock_id})" if lock_id else "")
+            + f" and stayed locked for -lock-timeout={invocation.lock_timeout}; nothing was "
+            "changed. If the run that holds it is gone (its Who/Created above; in GitHub, no "
+            f"run of this environment is still in progress), release it with `{unlock}` "
+            "and run again",
+        )
+
+
+# Terraform's own words when it cannot take the lock, and the ID it prints in "Lock Info".
+_LOCK_ERROR = "Error acquiring the state lock"
+_LOCK_ID = re.compile(r"^[\s│|]*ID:\s+([A-Za-z0-9][A-Za-z0-9._:-]{0,127})\s*$", re.MULTILINE)
+
+
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def state_lock_id(stderr_tail: str) -> str | None:
+    """The lock's ID from terraform's lock error (text from outside: only an ID-shaped word)."""
+    match = _LOCK_ID.search(_COLOUR.sub("", stderr_tail))
+    return match[1] if match else None
+
+
+# Signals shipline passes on to terraform: the first asks it to stop gracefully (it finishes
+# what is in flight, saves the state, releases the lock); Terraform itself treats a second
+# interrupt as "exit at once", so the next signal escalates, and a third kills it.
+_ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+
+@contextmanager
+def _forwarding_signals(process: subprocess.Popen[str], received: list[str]) -> Iterator[None]:
+    """While terraform runs: SIGINT/SIGTERM to us are passed on to it, escalating, never
+    dropped, and we keep waiting for it to exit (main thread only; else a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        step = _ESCALATION[min(len(received), len(_ESCALATION) - 1)]
+        received.append(name)
+        what = {
+            signal.SIGINT: "asking terraform to stop gracefully (a second signal stops it at once)",
+            signal.SIGTERM: "telling terraform to stop at once (its state lock may stay held)",
+            signal.SIGKILL: "killing terraform",
+        }[step]
+        os.write(2, f"shipline: {name}: {what}\n".encode())
+        with suppress(ProcessLookupError):
+            process.send_signal(step)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _tee(source: Any, sink: Any, tail: deque[str]) -> None:
+    """Copy terraform's stderr through to ours line by line, keeping the last lines."""
+    for line in iter(source.readline, ""):
+        tail.append(line)
+        if sink is not None:
+            sink.write(line)
+            sink.flush()
+
+
+def run(
+    command: Sequence[str], *, capture: bool = False, invocation: Invocation | None = None
+) -> str:
     """Run terraform; its own output goes to stderr (stdout is for --json), unless captured.
 
-    Raises UsageError when the executable is missing, TerraformFailed when it exits non-zero.
+    A SIGINT or SIGTERM to shipline meanwhile is passed on to terraform (see
+    `_forwarding_signals`) and terraform is waited for. Raises UsageError when the executable
+    is missing, StateLocked when the state lock stayed held, TerraformInterrupted after a
+    signal, TerraformFailed when it exits non-zero.
     """
     environment = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0")
     log = _log_stream()
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             list(command),
             env=environment,
             stdout=subprocess.PIPE if capture else log,
-            stderr=log,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
     except FileNotFoundError:
         raise UsageError(
@@ -364,7 +527,24 @@ def run(command: Sequence[str], *, capture: bool = False) -> str:
         ) from None
     except PermissionError:
         raise UsageError(f"terraform executable {command[0]!r} is not executable") from None
-    if result.returncode != 0:
-        step = next((part for part in command[1:] if not part.startswith("-")), "?")
-        raise TerraformFailed(step, result.returncode)
-    return result.stdout if capture else ""
+    received: list[str] = []
+    tail: deque[str] = deque(maxlen=200)
+    stdout: list[str] = []
+    readers = [threading.Thread(target=_tee, args=(process.stderr, log or sys.stderr, tail))]
+    if capture:
+        readers.append(threading.Thread(target=lambda: stdout.append(process.stdout.read())))
+    with _forwarding_signals(process, received):
+        for reader in readers:
+            reader.start()
+        returncode = process.wait()
+        for reader in readers:
+            reader.join()
+    step = next((part for part in command[1:] if not part.startswith("-")), "?")
+    if received:
+        raise TerraformInterrupted(step, returncode, received[0])
+    if returncode != 0:
+        text = "".join(tail)
+        if _LOCK_ERROR in _COLOUR.sub("", text) and invocation is not None:
+            raise StateLocked(step, returncode, state_lock_id(text), invocation)
+        raise TerraformFailed(step, returncode)
+    return "".join(stdout) if capture else ""

@@ -10,7 +10,13 @@ What it does as GitHub does:
   after it. `steps.<id>.outputs.<name>` feed later steps and the action's `outputs:`.
 - a failed step skips the following steps unless their `if:` says `always()` or `failure()`.
 - `uses:` steps are NOT executed (they are third-party actions: setup-python, setup-terraform);
-  the result lists each one it skipped, so tests assert only on shipline's own steps.
+  the result lists each one it skipped with its evaluated `with:`, and a test can look at the
+  job at that moment (`on_uses`), so tests assert only on shipline's own steps.
+- a cancel (`Cancel`) is delivered as the runner delivers it (actions/runner, ProcessInvoker):
+  SIGINT to the step's own bash process only, SIGTERM to it 7.5 s later, SIGKILL 2.5 s after
+  that; nothing goes to the process group. What the step left running is killed when the job
+  ends (here: when the action's run ends). After a cancel only steps whose `if:` calls
+  `always()` or `cancelled()` run.
 
 Anything else (another context, function, shell or step key) raises UnsupportedError: a test
 must never pass because the runner silently did something GitHub would not.
@@ -18,11 +24,15 @@ must never pass because the runner silently did something GitHub would not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +48,21 @@ _TOKEN = re.compile(
 )
 
 
+# The runner's cancel: SIGINT, then SIGTERM after 7.5 s, then SIGKILL after 2.5 s more.
+SIGINT_TO_SIGTERM = 7.5
+SIGTERM_TO_SIGKILL = 2.5
+
+
 class UnsupportedError(Exception):
     """The action uses a form the runner does not model; extend the runner deliberately."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel the run while step `step` runs, once `when(log so far)` is true."""
+
+    step: str
+    when: Callable[[str], bool]
 
 
 @dataclass
@@ -53,6 +76,8 @@ class StepResult:
     outputs: dict[str, str] = field(default_factory=dict)
     log: str = ""
     summary: str = ""
+    with_: dict[str, str] = field(default_factory=dict)  # a `uses:` step's evaluated `with:`
+    signals: list[str] = field(default_factory=list)  # what a cancel sent to the step's process
 
 
 @dataclass
@@ -63,6 +88,7 @@ class ActionRun:
     steps: list[StepResult]
     env: dict[str, str]  # what the action added through GITHUB_ENV
     path: list[str]  # what it added through GITHUB_PATH
+    cancelled: bool = False
 
     @property
     def summary(self) -> str:
@@ -94,6 +120,8 @@ class ActionRun:
 
 
 def _why_not(context: Context) -> str:
+    if context.cancelled:
+        return "the run was cancelled"
     return "an earlier step failed" if context.failed else "condition false"
 
 
@@ -153,6 +181,7 @@ class Context:
         self.known_steps = known_steps
         self.step_outputs: dict[str, dict[str, str]] = {}
         self.failed = False
+        self.cancelled = False
 
     def lookup(self, name: str) -> Any:
         parts = name.split(".")
@@ -268,10 +297,10 @@ class _Parser:
         if function == "always":
             return True
         if function == "success":
-            return not self.context.failed
+            return not self.context.failed and not self.context.cancelled
         if function == "failure":
             return self.context.failed
-        return False  # cancelled(): the runner never cancels
+        return self.context.cancelled
 
 
 def _truthy(value: Any) -> bool:
@@ -307,14 +336,16 @@ def _as_text(value: Any) -> str:
 def condition(step: dict[str, Any], context: Context) -> bool:
     raw = step.get("if")
     if raw is None:
-        return not context.failed
+        return not context.failed and not context.cancelled
     text = str(raw).strip()
     if text.startswith("${{") and text.endswith("}}"):
         text = text[3:-2]
     uses_status = re.search(r"\b(always|success|failure|cancelled)\s*\(", text)
     value = evaluate(text, context)
     # Without a status function GitHub wraps the condition in success() && (...).
-    return _truthy(value) if uses_status else (not context.failed and _truthy(value))
+    if uses_status:
+        return _truthy(value)
+    return not context.failed and not context.cancelled and _truthy(value)
 
 
 def resolve_inputs(document: dict[str, Any], given: Mapping[str, str]) -> dict[str, str]:
@@ -346,11 +377,15 @@ def run_action(
     workspace: Path | None = None,
     runner_temp: Path | None = None,
     timeout: float = 300.0,
+    cancel: Cancel | None = None,
+    on_uses: Callable[[StepResult, Path], None] | None = None,
 ) -> ActionRun:
     """Run the composite action at action_dir; `env` is the job's environment (default: ours).
 
     RUNNER_TEMP lives as long as the job on GitHub: pass `runner_temp` to read files an action
-    leaves there (its result files); by default it goes with the run.
+    leaves there (its result files); by default it goes with the run. `cancel` cancels the run
+    during one step as GitHub's runner does; `on_uses(step, workspace)` is called where a
+    `uses:` step would run, to look at what it would see.
     """
     action_dir = Path(action_dir).resolve()
     document = load_action(action_dir)
@@ -376,6 +411,7 @@ def run_action(
         context = Context(resolve_inputs(document, inputs or {}), action_dir, base_env, known_steps)
         results: list[StepResult] = []
         exit_code = 0
+        leftovers: list[int] = []  # process groups of cancelled steps, killed at the job's end
 
         for index, step in enumerate(steps):
             unknown_keys = set(step) - STEP_KEYS
@@ -389,10 +425,15 @@ def run_action(
                 key: interpolate(value, context) for key, value in (step.get("env") or {}).items()
             }
             if "uses" in step:
-                for value in (step.get("with") or {}).values():
-                    interpolate(value, context)  # bad references fail even when not executed
+                # Bad references fail even when the step is not executed.
+                result.with_ = {
+                    str(key): interpolate(value, context)
+                    for key, value in (step.get("with") or {}).items()
+                }
                 if condition(step, context):
                     result.skipped = f"not executed: {step['uses']}"
+                    if on_uses is not None:
+                        on_uses(result, workspace)
                 else:
                     result.skipped = _why_not(context)
                 continue
@@ -425,19 +466,21 @@ def run_action(
             directory = workspace
             if "working-directory" in step:
                 directory = workspace / interpolate(step["working-directory"], context)
-            completed = subprocess.run(
+            step_cancel = cancel if cancel is not None and cancel.step == step_id else None
+            returncode, log, group = _run_step(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                cwd=directory,
-                env=process_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=timeout,
-                check=False,
+                directory,
+                process_env,
+                timeout,
+                step_cancel,
+                result.signals,
             )
+            if result.signals:
+                context.cancelled = True
+                leftovers.append(group)
             result.ran = True
-            result.exit_code = completed.returncode
-            result.log = completed.stdout
+            result.exit_code = returncode
+            result.log = log
             result.outputs = parse_command_file(output_file.read_text(), f"step {index} output")
             result.summary = summary_file.read_text()
             if step_id:
@@ -445,10 +488,16 @@ def run_action(
             added_env = parse_command_file(env_file.read_text(), "GITHUB_ENV")
             added_path = list(reversed(path_file.read_text().split()))
             context.env = {**base_env, **added_env}
-            if completed.returncode != 0 and not context.failed:
-                context.failed = True
-                exit_code = completed.returncode
+            if returncode != 0 and exit_code == 0:
+                exit_code = returncode
+            if returncode != 0 and not result.signals:
+                context.failed = True  # a cancelled step is cancelled, not failed
 
+        for group in leftovers:  # the job ends: what a cancelled step left running is killed
+            _kill_group(group)
+        if cancel is not None and not context.cancelled:
+            # A test that meant to cancel must not pass on a run that was never cancelled.
+            raise UnsupportedError(f"the cancel of step {cancel.step!r} never happened")
         outputs = {
             name: interpolate((spec or {}).get("value", ""), context)
             for name, spec in (document.get("outputs") or {}).items()
@@ -460,4 +509,76 @@ def run_action(
             steps=results,
             env=added_env,
             path=added_path,
+            cancelled=context.cancelled,
         )
+
+
+def _run_step(
+    command: list[str],
+    directory: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    cancel: Cancel | None,
+    sent: list[str],
+) -> tuple[int, str, int]:
+    """Run one step's process: (exit code, its output, its process group).
+
+    The process gets a group of its own only so that the job's end can find what it left
+    behind; signals of a cancel go to its pid alone, as the runner sends them.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=directory,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    chunks: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: chunks.extend(iter(stdout.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None:
+            if cancel is not None and not sent and cancel.when("".join(chunks)):
+                _cancel(process, sent)
+                break
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(0.05)
+    except BaseException:
+        _kill_group(process.pid)
+        process.wait()
+        reader.join()
+        raise
+    if sent:
+        # The job's end kills what the step left, so the output pipe closes; read it all then.
+        process.wait()
+        reader.join(timeout=0.5)
+        return process.returncode, "".join(chunks), process.pid
+    reader.join()
+    return process.wait(), "".join(chunks), process.pid
+
+
+def _cancel(process: subprocess.Popen[str], sent: list[str]) -> None:
+    """SIGINT to the step's process; SIGTERM 7.5 s later; SIGKILL 2.5 s after that."""
+    for signum, grace in (
+        (signal.SIGINT, SIGINT_TO_SIGTERM),
+        (signal.SIGTERM, SIGTERM_TO_SIGKILL),
+        (signal.SIGKILL, None),
+    ):
+        process.send_signal(signum)
+        sent.append(signum.name)
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)

@@ -183,80 +183,6 @@ def test_ecs_deploy_passes_shiplines_refusal_on(sandbox, environment, workspace)
     assert done.outputs["status"] == "refused"
 
 
-# --- ecs-migrate ---------------------------------------------------------------------------------
-
-
-def test_ecs_migrate_runs_the_migration_task(sandbox, environment, workspace):
-    done = run(
-        "ecs-migrate",
-        {"environment": "sim", "image": f"api={environment.image('api', 'v2')}"},
-        workspace,
-    )
-    assert done.exit_code == 0, done.log
-    assert done.outputs["exit-code"] == "0"
-    assert done.outputs["container-exit-code"] == "0"
-    assert done.outputs["task-arn"].startswith("arn:aws:ecs:")
-    assert result(done)["ok"] is True
-    assert "exit code 0" in done.summary
-
-
-def test_ecs_migrate_fails_with_the_tasks_exit_code(sandbox, environment, workspace):
-    family = environment.families["api"]
-    sandbox.policy(
-        {
-            "services": {"*": {"converge_seconds": 0.2}},
-            "tasks": {
-                "*": {"run_seconds": 0.2},
-                family: {"exit_code": 1, "logs": ["relation missing"]},
-            },
-        }
-    )
-    done = run(
-        "ecs-migrate",
-        {"environment": "sim", "task-definition": environment.task_definitions["api"]},
-        workspace,
-    )
-    assert done.exit_code == 1, done.log
-    assert done.outputs["exit-code"] == "1"
-    assert done.outputs["container-exit-code"] == "1"
-    assert "relation missing" in done.log
-
-
-def test_ecs_migrate_wants_exactly_one_of_image_and_task_definition(environment, workspace):
-    done = run("ecs-migrate", {"environment": "sim"}, workspace)
-    assert done.exit_code == 2
-    assert done.annotations == [
-        ("error", "ecs-migrate: give image (KEY=REF) or task-definition (ARN)")
-    ]
-
-
-# --- verify-health -------------------------------------------------------------------------------
-
-
-def test_verify_health_passes_on_healthy_services(sandbox, environment, workspace):
-    done = run("verify-health", {"environment": "sim"}, workspace)
-    assert done.exit_code == 0, done.log
-    assert done.outputs["exit-code"] == "0"
-    assert done.outputs["healthy"] == "true"
-    assert {entry["service"] for entry in result(done)["results"]} == {"api", "web"}
-
-
-def test_verify_health_fails_on_an_unhealthy_service(sandbox, environment, workspace):
-    sandbox.policy(
-        {
-            "services": {
-                "*": {"converge_seconds": 0.2},
-                environment.services["api"]: {"unhealthy": True},
-            }
-        }
-    )
-    done = run("verify-health", {"environment": "sim"}, workspace)
-    assert done.exit_code == 1, done.log
-    assert done.outputs["exit-code"] == "1"
-    assert done.outputs["healthy"] == "false"
-    assert any(level == "error" and "api" in text for level, text in done.annotations)
-
-
 # --- rollback ------------------------------------------------------------------------------------
 
 
@@ -439,6 +365,21 @@ def test_terraform_apply_plans_applies_and_hands_on_terraforms_task_definitions(
     # The outputs became the app's environment for the next steps.
     assert done.env["APP_PUBLIC_URL"] == "https://app.example.com"
     assert done.env["API_BASE_URL"] == "https://api.example.com"
+
+
+@pytest.mark.parametrize(
+    ("app_public_url", "expected"),
+    [("https://shop.example.com", "https://shop.example.com"), ("", "https://app.example.com")],
+)
+def test_terraform_apply_hands_on_the_web_apps_url(terraform_job, app_public_url, expected):
+    # APP_PUBLIC_URL as shipline maps it: the app_public_url input, else the derived web_url.
+    env, workspace, _ = terraform_job
+    outputs = json.loads(env["TERRAFORM_OUTPUTS_JSON"])
+    outputs["app_public_url"]["value"] = app_public_url
+    env["TERRAFORM_OUTPUTS_JSON"] = json.dumps(outputs)
+    done = run_action(ACTIONS / "terraform-apply", {}, env=env, workspace=workspace)
+    assert done.exit_code == 0, done.log
+    assert done.outputs["app-url"] == expected
 
 
 def test_terraform_apply_refuses_to_destroy_the_database(terraform_job):

@@ -40,10 +40,9 @@ VERIFIED_PINS = {
 
 OWN_ACTIONS = {
     "setup-shipline",
+    "build-push",
     "terraform-apply",
-    "ecs-migrate",
     "ecs-deploy",
-    "verify-health",
     "rollback",
 }
 

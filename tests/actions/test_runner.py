@@ -4,12 +4,15 @@ rely on it, and refuse loudly where it does not model GitHub."""
 from __future__ import annotations
 
 import re
+import signal
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from sim_sandbox import wait_for
 
-from actions.runner import UnsupportedError, parse_command_file, run_action
+from actions.runner import Cancel, UnsupportedError, parse_command_file, run_action
 
 
 def action(tmp_path: Path, body: str) -> Path:
@@ -175,3 +178,121 @@ def test_command_files_are_read_in_both_forms():
     assert parse_command_file(text) == {"a": "1", "b": "x\ny=z", "c": "with=equals"}
     with pytest.raises(ValueError, match="no closing delimiter"):
         parse_command_file("b<<END\nx\n")
+
+
+# --- cancelling a run, as GitHub's runner does ---------------------------------------------------
+
+CANCELLED = """\
+name: cancelled
+description: a step that is cancelled, and what runs after it
+runs:
+  using: composite
+  steps:
+    - id: long
+      shell: bash
+      run: |
+        trap 'echo "bash got INT"; exit 7' INT
+        echo started
+        sleep 30 &
+        wait
+    - id: normal
+      shell: bash
+      run: echo never
+    - id: cleanup
+      if: always()
+      shell: bash
+      run: echo cleanup ran
+    - id: on-cancel
+      if: cancelled()
+      shell: bash
+      run: echo cancel seen
+    - id: on-failure
+      if: failure()
+      shell: bash
+      run: echo never
+"""
+
+
+def test_a_cancel_sends_sigint_to_the_steps_process_and_runs_only_always_and_cancelled(
+    tmp_path,
+):
+    run = run_action(
+        action(tmp_path, CANCELLED),
+        {},
+        workspace=tmp_path,
+        cancel=Cancel("long", lambda log: "started" in log),
+    )
+    assert run.cancelled
+    long = run.step("long")
+    assert long.signals == ["SIGINT"]  # the trap ended the step before SIGTERM was due
+    assert "bash got INT" in long.log
+    assert long.exit_code == 7
+    assert run.step("normal").skipped == "the run was cancelled"
+    assert "cleanup ran" in run.step("cleanup").log
+    assert "cancel seen" in run.step("on-cancel").log
+    assert run.step("on-failure").skipped == "the run was cancelled"
+
+
+SIGNAL_RECORDER = """\
+import os, signal, sys, time
+log = sys.argv[1]
+def note(signum, _frame):
+    with open(log, "a") as handle:
+        handle.write(signal.Signals(signum).name + "\\n")
+for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, note)
+with open(log, "a") as handle:
+    handle.write(f"pid {os.getpid()}\\n")
+print("child running", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_bash_does_not_pass_the_cancel_on_and_the_job_end_kills_what_is_left(tmp_path):
+    """The trap the actions must avoid: a command run by the step's script never hears of the
+    cancel (bash waits for it through SIGINT, dies of SIGTERM); the job's end kills it."""
+    recorder = tmp_path / "recorder.py"
+    recorder.write_text(SIGNAL_RECORDER, encoding="utf-8")
+    seen = tmp_path / "seen.log"
+    folder = action(
+        tmp_path,
+        f"""\
+        name: foreground child
+        description: x
+        runs:
+          using: composite
+          steps:
+            - id: child
+              shell: bash
+              run: {sys.executable} {recorder} {seen}
+        """,
+    )
+    run = run_action(
+        folder, {}, workspace=tmp_path, cancel=Cancel("child", lambda log: "child running" in log)
+    )
+    step = run.step("child")
+    assert step.signals == ["SIGINT", "SIGTERM"]  # bash outlived SIGINT, not SIGTERM
+    assert step.exit_code == -signal.SIGTERM
+    lines = seen.read_text().splitlines()
+    assert lines[1:] == []  # the child heard nothing
+    pid = int(lines[0].split()[1])
+    wait_for(lambda: not alive(pid), timeout=5)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_cancel_that_never_happens_fails_the_run_loudly(tmp_path):
+    with pytest.raises(UnsupportedError, match="the cancel of step 'long' never happened"):
+        run_action(
+            action(tmp_path, CANCELLED.replace("sleep 30 &", "true &")),
+            {},
+            workspace=tmp_path,
+            cancel=Cancel("long", lambda log: "never printed" in log),
+        )

@@ -1,20 +1,23 @@
-"""The workflows' structure: triggers and inputs, chaining, concurrency, permissions, environments
-and credentials, read from the YAML the way GitHub reads it."""
+"""The workflows' structure: triggers and inputs, permissions, environments and credentials, read
+from the YAML the way GitHub reads it. How their runs play out (conditions, chaining, concurrency)
+is in test_workflow_runs.py, on GitHub's own expression engine."""
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from infra import infra_rules
 
 from actions import gates
 
 WORKFLOWS = gates.REPO / ".github" / "workflows"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
 # shipline's actions that call AWS: a job using one must run in a GitHub environment.
-AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "ecs-migrate", "verify-health", "rollback"}
+AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "rollback"}
 LOCAL_USES = re.compile(r"^(?:\$|\.)/(?P<path>.+)$")
 
 
@@ -163,12 +166,11 @@ def test_rollback_is_started_by_hand_with_environment_target_and_emergency_stop(
     on = workflow("rollback.yml")["on"]
     assert set(on) == {"workflow_dispatch"}
     inputs = on["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"environment", "to", "scale_to_zero"}
+    assert set(inputs) == {"environment", "to", "scale_to_zero", "break_lock"}
     assert inputs["environment"]["type"] == "environment" and inputs["environment"]["required"]
     assert inputs["to"]["type"] == "string" and inputs["to"]["default"] == ""
-    assert (
-        inputs["scale_to_zero"]["type"] == "boolean" and inputs["scale_to_zero"]["default"] is False
-    )
+    for flag in ("scale_to_zero", "break_lock"):
+        assert inputs[flag]["type"] == "boolean" and inputs[flag]["default"] is False
 
 
 def test_rollback_job_passes_its_inputs_to_the_rollback_action():
@@ -178,22 +180,25 @@ def test_rollback_job_passes_its_inputs_to_the_rollback_action():
         "environment": "${{ inputs.environment }}",
         "to": "${{ inputs.to }}",
         "scale-to-zero": "${{ inputs.scale_to_zero }}",
+        "break-lock": "${{ inputs.break_lock }}",
+        "wait-for-lock": step["with"]["wait-for-lock"],
         "config": "${{ vars.SHIPLINE_CONFIG || 'shipline.yml' }}",
     }
 
 
+def test_a_rollback_waits_for_a_running_deploys_lock_within_its_own_timeout():
+    # Out of deploy.yml's concurrency group, a rollback meets a running deploy at shipline's
+    # lock: it waits as long as that deploy may hold it, and still has time to roll back.
+    deploy_timeout = workflow("deploy.yml")["jobs"]["deploy"]["timeout-minutes"] * 60
+    job = workflow("rollback.yml")["jobs"]["rollback"]
+    [step] = [step for step in steps_of(job) if local_action(step) == "rollback"]
+    wait = int(step["with"]["wait-for-lock"])
+    assert wait >= deploy_timeout
+    assert job["timeout-minutes"] * 60 >= wait + 30 * 60
+    assert "concurrency" not in job
+
+
 # --- deploy and rollback together ----------------------------------------------------------------
-
-
-def test_deploy_and_rollback_queue_in_one_group_per_environment():
-    groups = set()
-    for name in ("deploy.yml", "rollback.yml"):
-        for job in workflow(name)["jobs"].values():
-            concurrency = job["concurrency"]
-            assert concurrency["cancel-in-progress"] is False
-            assert "${{ inputs.environment }}" in concurrency["group"]
-            groups.add(concurrency["group"])
-    assert len(groups) == 1, groups
 
 
 def test_only_the_release_jobs_hold_the_release_group():
@@ -262,7 +267,9 @@ def _passes_aws_role(job: dict[str, Any]) -> bool:
 def test_jobs_that_deploy_run_in_the_chosen_github_environment(path):
     for job_id, job in workflow(path.name)["jobs"].items():
         if any(local_action(step) in AWS_ACTIONS for step in steps_of(job)):
-            assert job.get("environment") == "${{ inputs.environment }}", job_id
+            environment = job.get("environment")
+            name = environment.get("name") if isinstance(environment, dict) else environment
+            assert name == "${{ inputs.environment }}", job_id
         if touches_aws(job) and path.name in ("deploy.yml", "rollback.yml"):
             assert job.get("environment"), job_id
 
@@ -293,9 +300,11 @@ def test_local_actions_get_declared_inputs_and_give_declared_outputs(path):
 
 
 # --- chaining: a tag push builds, then deploys by digest -----------------------------------------
+# Whether and when it deploys is played on GitHub's engine in test_workflow_runs.py; here, what
+# the call is made of.
 
 
-def test_a_tag_push_builds_the_images_then_deploys_them():
+def test_a_tag_push_calls_deploy_with_this_runs_digests():
     build = workflow("build-images.yml")
     assert any(pattern.startswith("v") for pattern in build["on"]["push"]["tags"])
     callers = {
@@ -304,18 +313,84 @@ def test_a_tag_push_builds_the_images_then_deploys_them():
         if str(job.get("uses", "")).endswith(".github/workflows/deploy.yml")
     }
     assert len(callers) == 1, "build-images.yml calls deploy.yml once"
-    [(job_id, job)] = callers.items()
+    [job] = callers.values()
     assert LOCAL_USES.match(job["uses"]), "deploy.yml is called from this repository"
-    condition = job["if"]
-    assert "tag" in condition and "push" in condition, condition
     deploy_inputs = workflow("deploy.yml")["on"]["workflow_call"]["inputs"]
     assert set(job["with"]) <= set(deploy_inputs)
     assert {"environment", "api_image", "web_image"} <= set(job["with"])
     # Deploys what this run built (its digests), not whatever a tag points to later.
     for key in ("api_image", "web_image"):
         assert "needs." in job["with"][key], job["with"][key]
-    assert job.get("needs"), f"{job_id} waits for the builds"
     assert job["permissions"]["id-token"] == "write"
+
+
+def test_the_test_suite_called_on_a_tag_gets_what_it_needs():
+    ci = workflow("ci.yml")
+    assert "workflow_call" in ci["on"]
+    [caller] = [
+        job
+        for job in workflow("build-images.yml")["jobs"].values()
+        if str(job.get("uses", "")).endswith(".github/workflows/ci.yml")
+    ]
+    # A called workflow's jobs get at most what the calling job grants.
+    granted = caller["permissions"]
+    for job_id, job in ci["jobs"].items():
+        for scope, level in job["permissions"].items():
+            assert granted.get(scope) == level, f"ci.yml {job_id} needs {scope}: {level}"
+
+
+# --- credentials last as long as the jobs that change an environment -----------------------------
+
+
+# Time the credentials must outlive a job's timeout: the runner's cancel (SIGINT, SIGTERM after
+# 7.5 s, kill after 2.5 s more), then shipline's interrupted record and lock release.
+AFTER_TIMEOUT = 10 * 60
+
+
+@cache
+def deploy_role_max_session() -> int:
+    blueprint = infra_rules.load(infra_rules.BLUEPRINT)
+    return int(blueprint.resources[("aws_iam_role", "github_deploy")]["max_session_duration"])
+
+
+def jobs_that_change_an_environment() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path.name, job_id, job)
+        for path in all_workflows()
+        for job_id, job in workflow(path.name)["jobs"].items()
+        if any(local_action(step) in AWS_ACTIONS for step in steps_of(job))
+    ]
+
+
+def test_jobs_that_change_an_environment_are_found():
+    found = {(name, job_id) for name, job_id, _ in jobs_that_change_an_environment()}
+    assert found >= {("deploy.yml", "deploy"), ("rollback.yml", "rollback")}
+
+
+@pytest.mark.parametrize(
+    ("name", "job_id", "job"),
+    jobs_that_change_an_environment(),
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_an_assumed_roles_session_outlasts_the_job(name, job_id, job):
+    # configure-aws-credentials asks for 1 hour unless told otherwise, and STS caps the session
+    # at the role's max_session_duration: a release running longer fails with ExpiredToken.
+    # When the timeout cancels the job, shipline still records the release as interrupted and
+    # frees its lock, with the same credentials: the session must last beyond the timeout.
+    roles = [
+        step for step in steps_of(job)
+        if uses_name(step) == AWS_CREDENTIALS and "role-to-assume" in (step.get("with") or {})
+    ]  # fmt: skip
+    assert roles, f"{name} {job_id}: no role is assumed"
+    allowed = deploy_role_max_session()
+    for step in roles:
+        duration = int(step["with"].get("role-duration-seconds", 3600))
+        needed = job["timeout-minutes"] * 60 + AFTER_TIMEOUT
+        assert needed <= duration <= allowed, (
+            f"{name} {job_id}: {job['timeout-minutes']} minutes + {AFTER_TIMEOUT} s after the "
+            f"timeout need sessions of {needed} s; it asks for {duration} s, the role allows "
+            f"{allowed} s"
+        )
 
 
 # --- ci.yml -----------------------------------------------------------------------------------
@@ -334,3 +409,16 @@ def test_ci_runs_the_tests_and_the_network_checks_on_pushes_and_pull_requests():
     assert "init -backend=false" in terraform and "terraform validate" in terraform
     assert "zizmor" in scripts["zizmor-online"] and "--offline" not in scripts["zizmor-online"]
     assert not any(touches_aws(job) for job in jobs.values())
+
+
+def test_every_composite_action_is_used_by_a_workflow():
+    """An action no workflow runs is untested glue that users copy: each one must be in use
+    (ecs-deploy already migrates and verifies; `shipline migrate`/`verify` stay commands)."""
+    used = {
+        local_action(step)
+        for path in all_workflows()
+        for job in (gates.load_yaml(path).get("jobs") or {}).values()
+        for step in steps_of(job)
+    }
+    actions = {path.parent.name for path in gates.action_files()}
+    assert actions - used == set()

@@ -266,6 +266,8 @@ def service_problems(tf: Terraform) -> list[str]:
         ignored = _first(service.get("lifecycle")).get("ignore_changes", [])
         if "task_definition" not in ignored:
             problems.append(f"{where}: does not ignore task_definition (releases move it)")
+        if "desired_count" not in ignored:
+            problems.append(f"{where}: does not ignore desired_count (shipline owns it)")
         breaker = _first(service.get("deployment_circuit_breaker"))
         if breaker.get("enable") is not True or breaker.get("rollback") is not True:
             problems.append(f"{where}: no circuit breaker with rollback")

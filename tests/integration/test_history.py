@@ -163,14 +163,19 @@ def test_list_is_newest_first_with_a_limit_and_every_record_fits_the_schema(env,
         ReleaseRecord.from_dict(stored(s3, key["Key"]))  # raises when it does not fit
 
 
-def test_a_tampered_record_is_reported_not_skipped(env, s3):
-    release = record(1)
+def test_a_tampered_record_is_skipped_and_reported_by_its_key(env, s3):
+    release, kept = record(1), record(2)
     History(env).create(release)
+    History(env).create(kept)
     key = f"releases/production/{release.release_id}.json"
     document = {**release.to_dict(), "status": "great"}
     s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
-    with pytest.raises(RecordError, match="status"):
-        History(env).list()
+    history = History(env)
+    assert [found.release_id for found in history.list()] == [kept.release_id]
+    [skipped] = history.unreadable
+    assert skipped.uri == f"s3://{BUCKET}/{key}" and "schema" in skipped.reason
+    with pytest.raises(RecordError, match=key):
+        history.get(release.release_id)
 
 
 def test_get_of_an_unknown_release_is_a_usage_error(env):

@@ -29,15 +29,21 @@ def resolve(capsys, *refs: str) -> tuple[int, dict | None, str]:
 
 @pytest.fixture(autouse=True)
 def no_registry_credentials(monkeypatch):
-    for name in ("SHIPLINE_REGISTRY_USERNAME", "SHIPLINE_REGISTRY_PASSWORD", "GITHUB_ACTOR"):
+    for name in (
+        "SHIPLINE_REGISTRY",
+        "SHIPLINE_REGISTRY_USERNAME",
+        "SHIPLINE_REGISTRY_PASSWORD",
+        "GITHUB_ACTOR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
 
 
-@pytest.fixture
-def credentials(monkeypatch):
+def use_credentials(monkeypatch, registry: str, password: str = PASSWORD) -> None:
+    """Credentials for `registry` (SHIPLINE_REGISTRY names the registry they belong to)."""
+    monkeypatch.setenv("SHIPLINE_REGISTRY", registry)
     monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", password)
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +165,7 @@ def test_basic_auth_registry(capsys, basic_registry, monkeypatch):
     assert code == 2
     assert "needs credentials" in err and "SHIPLINE_REGISTRY_PASSWORD" in err
 
-    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", "wrong-password")
+    use_credentials(monkeypatch, registry.host, "wrong-password")
     code, _, err = resolve(capsys, ref)
     assert code == 2
     assert "rejected the credentials" in err
@@ -173,8 +178,9 @@ def test_basic_auth_registry(capsys, basic_registry, monkeypatch):
     assert PASSWORD not in err and PASSWORD not in json.dumps(result)
 
 
-def test_bearer_token_challenge_flow(capsys, token_registry, credentials):
+def test_bearer_token_challenge_flow(capsys, token_registry, monkeypatch):
     registry, tokens, pushed = token_registry
+    use_credentials(monkeypatch, registry.host)
     tokens.requests_seen.clear()
     code, result, err = resolve(capsys, f"api={registry.host}/owner/repo/api:sha-0f1e2d3")
     assert code == 0, err
@@ -200,16 +206,16 @@ def test_bearer_token_refusals_are_exit_2(capsys, token_registry, monkeypatch):
     assert code == 2
     assert "needs credentials for owner/repo/api" in err
 
-    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", "not-the-token")
+    use_credentials(monkeypatch, registry.host, "not-the-token")
     code, _, err = resolve(capsys, ref)
     assert code == 2
     assert "rejected the credentials" in err
     assert "not-the-token" not in err
 
 
-def test_bearer_token_missing_tag(capsys, token_registry, credentials):
+def test_bearer_token_missing_tag(capsys, token_registry, monkeypatch):
     registry, _, _ = token_registry
+    use_credentials(monkeypatch, registry.host)
     code, _, err = resolve(capsys, f"api={registry.host}/owner/repo/api:sha-missing")
     assert code == 2
     assert f"api: {registry.host}/owner/repo/api:sha-missing: no such tag or digest" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -365,3 +366,68 @@ def test_rollback_after_real_deploys_returns_to_the_first_one(setup, capsys):
     now = running(seeded)
     assert {key: now[key][0] for key in now} == first.task_definitions
     assert second.release_id not in {r.rolled_back_to for r in History(env).list()}
+
+
+def test_a_target_image_deleted_from_ecr_refuses_the_rollback_before_any_change(setup, capsys):
+    seeded, config, env = setup
+    for tag in ("v2", "v3"):
+        argv = ["deploy", "--image", f"api={seeded.image('api', tag)}"]
+        argv += ["--image", f"web={seeded.image('web', tag)}"]
+        assert shipline(config, *argv) == 0, capsys.readouterr().err
+    first = min(History(env).list(), key=lambda r: r.release_id)
+    gone = first.images["api"]  # repo:v2@sha256:..., the image api and worker ran
+    uri, digest = gone.rsplit("@", 1)[0].rsplit(":", 1)[0], gone.rsplit("@", 1)[1]
+    repository = uri.split("/", 1)[1]
+    deleted = aws.client("ecr").batch_delete_image(
+        repositoryName=repository, imageIds=[{"imageDigest": digest}]
+    )
+    assert deleted["failures"] == []
+    before = running(seeded)
+    kept = [(r.release_id, r.status) for r in History(env).list()]
+    capsys.readouterr()
+
+    assert shipline(config, "rollback") == 2
+    err = capsys.readouterr().err
+    error = [line for line in err.splitlines() if line.startswith("shipline: error: ")]
+    assert len(error) == 1, err
+    assert f"api, worker: {uri}@{digest}: no such image in ECR" in error[0]
+    assert seeded.image("web", "v2") not in error[0]  # web's image is still there
+    assert running(seeded) == before
+    assert [(r.release_id, r.status) for r in History(env).list()] == kept
+    assert Lock(env).status() is None
+
+
+def test_an_image_that_cannot_be_looked_up_is_noted_and_the_rollback_goes_on(setup, capsys):
+    # A registry that does not answer proves nothing is gone (ECS pulls with its own role):
+    # the rollback is not held up by it.
+    seeded, config, env = setup
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    client = ecs()
+    before = running(seeded)
+    unreachable = f"{closed}/acme/web:v2@sha256:{'1' * 64}"
+    arn = register_revision(client, before["web"][0], seeded.containers["web"], unreachable)
+    record = ReleaseRecord(
+        release_id=new_release_id(), environment=ENV, images={"web": unreachable}
+    )
+    record.services["web"] = ServiceRecord(
+        service=seeded.services["web"],
+        task_definition=arn,
+        previous_task_definition=before["web"][0],
+        desired_count=before["web"][1],
+    )
+    client.update_service(
+        cluster=seeded.cluster, service=seeded.services["web"], taskDefinition=arn
+    )
+    wait_for(lambda: settled(seeded))
+    record.finish("succeeded")
+    History(env).create(record)
+    deploy(seeded, env, "v3")
+    capsys.readouterr()
+
+    assert shipline(config, "rollback") == 0
+    assert f"note: could not check the image of web: cannot reach registry {closed}" in (
+        capsys.readouterr().err
+    )
+    assert running(seeded)["web"][0] == arn

@@ -143,6 +143,7 @@ def test_plan_passes_arguments_and_keeps_stdout_for_json(terraform):
             chdir,
             "plan",
             "-input=false",
+            "-lock-timeout=5m",
             f"-out={plan_file}",
             f"-var-file={terraform.root / 'prod.tfvars'}",
             "-var=api_image=ghcr.io/o/api:1.2.3",
@@ -191,6 +192,7 @@ def test_apply_with_every_stateful_address_allowed_applies_the_saved_plan(terraf
         f"-chdir={terraform.blueprint}",
         "apply",
         "-input=false",
+        "-lock-timeout=5m",
         plan_file,
     ]
 
@@ -289,3 +291,13 @@ def test_outputs_in_actions_masks_sensitive_values_and_publishes_the_rest(terraf
     assert "https://api.example.com" in published
     assert "subnet-1" in published
     assert "hunter2" not in published
+
+
+def test_plan_replacing_log_groups_queues_and_parameters_exits_2(terraform):
+    terraform.plan_json = PLANS / "data-replace.json"
+    result = terraform.run("plan")
+    assert result.returncode == 2
+    line = error_line(result)
+    assert "aws_cloudwatch_log_group.flow_logs (replace)" in line
+    assert "aws_ssm_parameter.feature_flags (delete)" in line
+    assert "aws_ecs_task_definition" not in line

@@ -120,7 +120,7 @@ def test_secrets_are_masked_in_every_output(tmp_path, actions, capsys):
     result = json.loads(captured.out)
     summary = (actions / "summary.md").read_text(encoding="utf-8")
     assert {"DATABASE_URL", "REDIS_URL"} <= {p["variable"] for p in result["problems"]}
-    assert result["variables"]["DATABASE_URL"] == "****"
+    assert result["variables"]["DATABASE_URL"] == "***"
     assert "::error" in captured.err and "REDIS_URL" in summary
     for secret in SECRETS:
         for name, text in (

@@ -16,10 +16,13 @@ from shipline.images import (
 from shipline.registry import (
     RegistryCredentials,
     api_location,
+    checked_digest,
     is_loopback,
     parse_challenge,
     parse_key_refs,
     tag_conflict,
+    token_realm,
+    token_service_hosts,
 )
 
 SETTINGS = RepositorySettings(keep_tagged=30, untagged_days=3)
@@ -149,6 +152,8 @@ def test_challenges_are_parsed(header, scheme, params):
         ("ghcr.io", False),
         ("registry.example.com:5000", False),
         ("127.example.com", False),
+        ("localhost:x@192.0.2.2", False),  # the host is what follows the '@'
+        ("192.0.2.2:80@127.0.0.1", True),
     ],
 )
 def test_loopback_hosts(host, expected):
@@ -192,18 +197,109 @@ def test_credentials_come_from_the_environment_and_are_never_shown():
     found = RegistryCredentials.from_environment(
         {"SHIPLINE_REGISTRY_PASSWORD": "s3cret-token", "GITHUB_ACTOR": "octocat"}
     )
-    assert found == RegistryCredentials("octocat", "s3cret-token")
+    assert found == RegistryCredentials("ghcr.io", "octocat", "s3cret-token")
     assert "s3cret-token" not in repr(found)
     explicit = RegistryCredentials.from_environment(
         {
+            "SHIPLINE_REGISTRY": "Registry.Example.com:5000",
             "SHIPLINE_REGISTRY_PASSWORD": "p",
             "SHIPLINE_REGISTRY_USERNAME": "bot",
             "GITHUB_ACTOR": "octocat",
         }
     )
-    assert explicit.username == "bot"
+    assert (explicit.registry, explicit.username) == ("registry.example.com:5000", "bot")
     with pytest.raises(UsageError, match="no user name"):
         RegistryCredentials.from_environment({"SHIPLINE_REGISTRY_PASSWORD": "p"})
+    with pytest.raises(UsageError, match=r"SHIPLINE_REGISTRY: registry 'https://x\.io'"):
+        RegistryCredentials.from_environment(
+            {
+                "SHIPLINE_REGISTRY": "https://x.io",
+                "SHIPLINE_REGISTRY_PASSWORD": "p",
+                "GITHUB_ACTOR": "a",
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("registry", "host", "expected"),
+    [
+        ("ghcr.io", "ghcr.io", True),
+        ("ghcr.io", "GHCR.io", True),
+        ("ghcr.io", "registry.example.com", False),
+        ("registry.example.com:5000", "registry.example.com", False),  # another port
+        ("docker.io", "index.docker.io", True),
+    ],
+)
+def test_credentials_are_for_one_registry(registry, host, expected):
+    credentials = RegistryCredentials.from_environment(
+        {"SHIPLINE_REGISTRY": registry, "SHIPLINE_REGISTRY_PASSWORD": "p", "GITHUB_ACTOR": "a"}
+    )
+    assert credentials.are_for(host) is expected
+
+
+def test_token_services_that_may_get_credentials():
+    # GHCR's realm is https://ghcr.io/token; Docker Hub's is https://auth.docker.io/token.
+    assert "ghcr.io" in token_service_hosts("ghcr.io")
+    assert token_service_hosts("docker.io") == {"registry-1.docker.io", "auth.docker.io"}
+    assert "gitlab.com" in token_service_hosts("registry.gitlab.com")
+    assert token_service_hosts("127.0.0.1:5000") == {"127.0.0.1"}
+    assert "auth.docker.io" not in token_service_hosts("ghcr.io")
+
+
+@pytest.mark.parametrize(
+    ("realm", "hostname"),
+    [
+        ("https://ghcr.io/token", "ghcr.io"),
+        ("https://auth.docker.io/token", "auth.docker.io"),
+        ("http://127.0.0.1:5001/token", "127.0.0.1"),
+        ("http://localhost/token", "localhost"),
+        ("http://[::1]:5001/token", "::1"),
+    ],
+)
+def test_token_realms_that_may_be_called(realm, hostname):
+    assert token_realm(realm, "r.example.com").hostname == hostname
+
+
+@pytest.mark.parametrize(
+    ("realm", "reason"),
+    [
+        ("http://localhost:x@192.0.2.2/token", "user name or password"),
+        ("https://user@ghcr.io/token", "user name or password"),
+        ("http://192.0.2.2/token", "not HTTPS"),
+        ("http://registry.example.com/token", "not HTTPS"),
+        ("ftp://ghcr.io/token", "not an http\\(s\\) URL"),
+        ("https:///token", "not an http\\(s\\) URL"),
+        ("https://ghcr.io:port/token", "not an http\\(s\\) URL"),
+        ("https://gh_cr.io/token", "not an http\\(s\\) URL"),
+        ("/token", "not an http\\(s\\) URL"),
+    ],
+)
+def test_token_realms_refused_before_anything_is_sent(realm, reason):
+    with pytest.raises(UsageError, match=reason) as refused:
+        token_realm(realm, "r.example.com")
+    assert "\n" not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sha256:abc",
+        "latest::add-mask::x",
+        "sha256:" + "A" * 64,
+        "sha512:" + "a" * 128,
+        "sha256:" + "a" * 64 + "\n",
+        " sha256:" + "a" * 64,
+    ],
+)
+def test_only_sha256_digests_are_accepted(text):
+    with pytest.raises(UsageError, match="not a sha256 digest") as refused:
+        checked_digest(text, "r.example.com/a:v1", "r.example.com")
+    assert text.strip() not in refused.value.message
+
+
+def test_a_sha256_digest_is_accepted():
+    digest = "sha256:" + "0123456789abcdef" * 4
+    assert checked_digest(digest, "r.example.com/a:v1", "r.example.com") == digest
 
 
 def test_reuse_plan_picks_the_commit_tag_and_the_tags_to_add():

@@ -392,3 +392,34 @@ def test_a_rollback_keeps_the_running_count_unless_the_service_is_stopped(
 )
 def test_restore_source(status, content, expected):
     assert restore_source(status, content) == expected
+
+
+def test_a_redacted_copy_of_a_deleted_revision_is_never_registered():
+    content = {"family": "api", "containerDefinitions": [{"name": "api"}]}
+    assert restore_source(None, content, ["api: DB_PASS"]) == "redacted"
+    assert restore_source("INACTIVE", content, ["api: DB_PASS"]) == "copy"  # ECS still has it
+
+
+def test_the_stored_form_keeps_no_plain_secret_and_says_where_it_left_them_out():
+    content = {
+        "family": "api",
+        "containerDefinitions": [
+            {
+                "name": "api",
+                "environment": [
+                    {"name": "MYSQL_PWD", "value": "hunter2-mysql"},
+                    {"name": "ENVIRONMENT", "value": "production"},
+                ],
+            }
+        ],
+    }
+    entry = ServiceRecord("app-api", td("api", 2), td("api", 1), 2, task_definition_content=content)
+    stored = entry.to_dict()
+    assert "hunter2-mysql" not in repr(stored)
+    assert stored["redacted"] == ["api: MYSQL_PWD"]
+    assert stored["task_definition_content"]["containerDefinitions"][0]["environment"] == [
+        {"name": "MYSQL_PWD", "value": "***"},
+        {"name": "ENVIRONMENT", "value": "production"},
+    ]
+    assert ServiceRecord.from_dict(stored).to_dict() == stored  # stable through a read
+    assert "redacted" not in ServiceRecord("app-api", td("api", 2)).to_dict()

@@ -125,24 +125,40 @@ def test_no_changes():
     assert "No changes." in tf.summary_markdown(analysis)
 
 
-def test_stateful_table_names_the_guarded_types():
-    table = tf.stateful_types()
+def test_no_type_that_holds_data_is_listed_as_disposable():
+    table = tf.disposable_types()
     for rtype in [
         "aws_db_instance",
         "aws_rds_cluster",
         "aws_elasticache_replication_group",
-        "aws_elasticache_cluster",
         "aws_s3_bucket",
+        "aws_s3_bucket_versioning",
         "aws_secretsmanager_secret",
+        "aws_secretsmanager_secret_version",
         "aws_kms_key",
+        "aws_cloudwatch_log_group",
+        "aws_ssm_parameter",
+        "aws_sqs_queue",
+        "aws_cognito_user_pool",
+        "aws_efs_file_system",
+        "aws_ecr_repository",
+        "aws_eip",
+        "aws_lb",
+        "aws_iam_role",
+        "random_password",
     ]:
-        assert table[rtype], rtype
-    assert "aws_ecs_task_definition" not in table
+        assert rtype not in table, rtype
+    assert table["aws_ecs_task_definition"]
+    assert table["aws_security_group_rule"]
+    assert table["aws_iam_role_policy_attachment"]
 
 
 def test_a_custom_table_is_honoured():
-    analysis = tf.analyze_plan(load("release.json"), stateful={"aws_ecs_task_definition": "x"})
+    analysis = tf.analyze_plan(load("release.json"), disposable={})
     assert analysis.refused
+    assert not tf.analyze_plan(
+        load("release.json"), disposable={"aws_ecs_task_definition": "x"}
+    ).refused
 
 
 def test_summary_markdown_marks_refusal_and_stateful_rows():
@@ -185,10 +201,10 @@ def test_a_plan_without_resource_changes_has_no_changes():
     assert tf.analyze_plan(tf.parse_plan('{"format_version": "1.2"}')).changes == ()
 
 
-def test_stateful_table_fits_its_schema():
-    document = json.loads(tf.STATEFUL_TABLE.read_text())
-    assert schemas.problems("terraform-stateful-resources", document) == []
-    assert schemas.problems("terraform-stateful-resources", {"resource_types": {"x": ""}}) != []
+def test_disposable_table_fits_its_schema():
+    document = json.loads(tf.DISPOSABLE_TABLE.read_text())
+    assert schemas.problems("terraform-disposable-resources", document) == []
+    assert schemas.problems("terraform-disposable-resources", {"resource_types": {"x": ""}}) != []
 
 
 def test_replacing_while_keeping_the_old_object_loses_nothing():
@@ -207,3 +223,79 @@ def test_replacing_while_keeping_the_old_object_loses_nothing():
     analysis = tf.analyze_plan(plan)
     assert not analysis.refused
     assert analysis.counts["replace"] == 1
+
+
+# Every delete or replace needs --allow-destroy, except for types listed as holding no data.
+
+HOLDS_DATA = [
+    'aws_cloudwatch_log_group.service["api"]',  # the containers' logs
+    "aws_cloudwatch_log_group.flow_logs",  # the VPC flow logs
+    "aws_ssm_parameter.feature_flags",
+    "aws_sqs_queue.jobs",
+    "aws_cognito_user_pool.users",
+    "aws_fsx_lustre_file_system.scratch",
+]
+
+
+def test_replacing_or_deleting_any_type_that_holds_data_is_refused():
+    analysis = tf.analyze_plan(load("data-replace.json"))
+    assert analysis.refused
+    assert [change.address for change in analysis.blocked] == HOLDS_DATA
+    assert all(change.stateful for change in analysis.blocked)
+    assert tf.analyze_plan(load("data-replace.json"), allow_destroy=HOLDS_DATA).refused is False
+
+
+@pytest.mark.parametrize(
+    "rtype",
+    [
+        "aws_cloudwatch_log_group",
+        "aws_ssm_parameter",
+        "aws_sqs_queue",
+        "aws_cognito_user_pool",
+        "aws_fsx_lustre_file_system",
+        "aws_fsx_openzfs_file_system",
+        "aws_a_type_invented_next_year",
+    ],
+)
+@pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"], ["delete"]])
+def test_a_type_not_listed_as_holding_no_data_is_guarded(rtype, actions):
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": f"{rtype}.x",
+                "mode": "managed",
+                "type": rtype,
+                "change": {"actions": actions},
+            }
+        ],
+    }
+    analysis = tf.analyze_plan(plan)
+    assert [change.address for change in analysis.blocked] == [f"{rtype}.x"]
+    assert not tf.analyze_plan(plan, allow_destroy=[f"{rtype}.x"]).refused
+
+
+def test_types_listed_as_holding_no_data_are_replaced_freely():
+    analysis = tf.analyze_plan(load("data-replace.json"))
+    passed = [c.address for c in analysis.changes if c not in analysis.blocked]
+    assert passed == [
+        'aws_ecs_task_definition.this["api"]',
+        "aws_vpc_security_group_ingress_rule.api",
+        'aws_ecs_service.this["api"]',
+    ]
+
+
+@pytest.mark.parametrize("rtype", ["aws_cloudwatch_log_group", "aws_sqs_queue", "aws_db_instance"])
+def test_updating_in_place_is_never_refused(rtype):
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": f"{rtype}.x",
+                "mode": "managed",
+                "type": rtype,
+                "change": {"actions": ["update"]},
+            }
+        ],
+    }
+    assert not tf.analyze_plan(plan).refused

@@ -39,7 +39,9 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "this" {
   for_each = local.load_balanced
 
-  name                 = "${local.name}-${each.key}"
+  # A generated name (the provider allows a prefix of 6 characters): a change that replaces the
+  # group (port, protocol, VPC) creates the new one before the old one is gone.
+  name_prefix          = "${each.key}-"
   port                 = each.value.port
   protocol             = "HTTP"
   target_type          = "ip"
@@ -53,6 +55,12 @@ resource "aws_lb_target_group" "this" {
     timeout             = 5
     healthy_threshold   = 2
     unhealthy_threshold = 3
+  }
+
+  tags = { Name = "${local.name}-${each.key}" }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 

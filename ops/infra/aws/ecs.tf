@@ -184,9 +184,11 @@ resource "aws_ecs_service" "this" {
   }
 
   # Releases move services between task definitions (shipline deploy/rollback); Terraform
-  # registers new revisions but does not move the services itself.
+  # registers new revisions but does not move the services itself. The running count is
+  # shipline's too after creation (rollback --scale-to-zero, rollbacks, autoscaling): the
+  # *_desired_count variables set it once, an apply never resets it.
   lifecycle {
-    ignore_changes = [task_definition]
+    ignore_changes = [task_definition, desired_count]
   }
 
   depends_on = [aws_lb_listener.http, aws_lb_listener.https]

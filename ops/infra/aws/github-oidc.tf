@@ -3,16 +3,32 @@
 # no other repository, branch, pull request or environment can assume it.
 # Created only when var.github_repository is set.
 
+# IAM allows one OIDC provider per URL per account, shared by every environment and project in
+# it: by default the blueprint looks the provider up (create it once, e.g. with the first
+# environment's create_github_oidc_provider = true, or by hand), so a second environment does not
+# fail with EntityAlreadyExists and destroying one environment does not cut the others' trust.
 locals {
-  create_oidc_provider = local.create_deploy_role && var.github_oidc_provider_arn == ""
-  oidc_provider_arn    = var.github_oidc_provider_arn != "" ? var.github_oidc_provider_arn : one(aws_iam_openid_connect_provider.github[*].arn)
-  github_subject       = "repo:${var.github_repository}:environment:${local.github_environment}"
+  github_oidc_url      = "https://token.actions.githubusercontent.com"
+  create_oidc_provider = local.create_deploy_role && var.github_oidc_provider_arn == "" && var.create_github_oidc_provider
+  lookup_oidc_provider = local.create_deploy_role && var.github_oidc_provider_arn == "" && !var.create_github_oidc_provider
+  oidc_provider_arn = (
+    var.github_oidc_provider_arn != "" ? var.github_oidc_provider_arn :
+    local.create_oidc_provider ? one(aws_iam_openid_connect_provider.github[*].arn) :
+    one(data.aws_iam_openid_connect_provider.github[*].arn)
+  )
+  github_subject = "repo:${var.github_repository}:environment:${local.github_environment}"
+}
+
+data "aws_iam_openid_connect_provider" "github" {
+  count = local.lookup_oidc_provider ? 1 : 0
+
+  url = local.github_oidc_url
 }
 
 resource "aws_iam_openid_connect_provider" "github" {
   count = local.create_oidc_provider ? 1 : 0
 
-  url            = "https://token.actions.githubusercontent.com"
+  url            = local.github_oidc_url
   client_id_list = ["sts.amazonaws.com"]
   # GitHub's published certificate thumbprints (IAM verifies GitHub's tokens by its own CA
   # trust as well; the list is required by older provider versions).
@@ -54,7 +70,7 @@ resource "aws_iam_role" "github_deploy" {
   name                 = "${local.name}-github-deploy"
   description          = "Deploys ${local.name} from ${var.github_repository} (environment ${local.github_environment})"
   assume_role_policy   = data.aws_iam_policy_document.github_deploy_trust[0].json
-  max_session_duration = 3600
+  max_session_duration = 7200 # the workflows ask for 2-hour sessions (role-duration-seconds)
 }
 
 data "aws_iam_policy_document" "github_deploy" {

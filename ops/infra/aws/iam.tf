@@ -18,6 +18,53 @@ locals {
     var.secrets_provider == "aws_sm" ? var.aws_sm_signing_secret_arn : "",
     local.auth_key_storage_provider == "aws_sm" ? var.auth_key_secret_arn : "",
   ])
+
+  # The statements that depend on which kinds of secret are in use, rendered by the dynamic
+  # blocks below: a statement without resources is invalid IAM, so each appears only with them.
+  execution_secret_statements = concat(
+    [
+      for arns in [local.execution_secret_arns] : {
+        sid        = "ReadReferencedSecrets"
+        actions    = ["secretsmanager:GetSecretValue"]
+        resources  = arns
+        conditions = []
+      } if length(local.referenced_secret_arns) > 0 || local.use_registry_credentials
+    ],
+    [
+      for arns in [local.referenced_parameter_arns] : {
+        sid        = "ReadReferencedParameters"
+        actions    = ["ssm:GetParameters"]
+        resources  = arns
+        conditions = []
+      } if length(arns) > 0
+    ],
+  )
+
+  # The app reads and writes the signing and keyset secrets. Under a customer managed key,
+  # GetSecretValue needs kms:Decrypt and PutSecretValue kms:GenerateDataKey on that key
+  # (Secrets Manager, "Secret encryption and decryption"); only through Secrets Manager.
+  task_secret_statements = concat(
+    [
+      for arns in [local.app_secret_arns] : {
+        sid        = "SigningAndKeysetSecrets"
+        actions    = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
+        resources  = arns
+        conditions = []
+      } if length(arns) > 0
+    ],
+    [
+      for keys in [var.secrets_kms_key_arns] : {
+        sid       = "SigningAndKeysetSecretsKeys"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        resources = keys
+        conditions = [{
+          test     = "StringEquals"
+          variable = "kms:ViaService"
+          values   = ["secretsmanager.${var.region}.amazonaws.com"]
+        }]
+      } if length(keys) > 0 && length(local.app_secret_arns) > 0
+    ],
+  )
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -52,19 +99,23 @@ resource "aws_iam_role_policy_attachment" "execution_managed" {
 }
 
 data "aws_iam_policy_document" "execution_secrets" {
-  statement {
-    sid       = "ReadReferencedSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.execution_secret_arns
-  }
-
   dynamic "statement" {
-    for_each = length(local.referenced_parameter_arns) > 0 ? [1] : []
+    for_each = local.execution_secret_statements
 
     content {
-      sid       = "ReadReferencedParameters"
-      actions   = ["ssm:GetParameters"]
-      resources = local.referenced_parameter_arns
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 
@@ -92,12 +143,22 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   dynamic "statement" {
-    for_each = length(local.app_secret_arns) > 0 ? [1] : []
+    for_each = local.task_secret_statements
 
     content {
-      sid       = "SigningAndKeysetSecrets"
-      actions   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
-      resources = local.app_secret_arns
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 

@@ -72,7 +72,51 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
   }
 }
 
-data "aws_elb_service_account" "main" {}
+# ALB access-log delivery (AWS "Enable access logs for your Application Load Balancer", step 2,
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html):
+# Regions available before August 2022 deliver from a regional ELB account (listed there),
+# later ones only as the service principal logdelivery.elasticloadbalancing.amazonaws.com.
+# The data source aws_elb_service_account knows only the old list and fails the plan elsewhere
+# ("unsupported AWS Region"), so the list is kept here and the principal is granted everywhere.
+locals {
+  elb_legacy_region_accounts = {
+    "af-south-1"     = "098369216593"
+    "ap-east-1"      = "754344448648"
+    "ap-northeast-1" = "582318560864"
+    "ap-northeast-2" = "600734575887"
+    "ap-northeast-3" = "383597477331"
+    "ap-south-1"     = "718504428378"
+    "ap-southeast-1" = "114774131450"
+    "ap-southeast-2" = "783225319266"
+    "ap-southeast-3" = "589379963580"
+    "ca-central-1"   = "985666609251"
+    "cn-north-1"     = "638102146993"
+    "cn-northwest-1" = "037604701340"
+    "eu-central-1"   = "054676820928"
+    "eu-north-1"     = "897822967062"
+    "eu-south-1"     = "635631232127"
+    "eu-west-1"      = "156460612806"
+    "eu-west-2"      = "652711504416"
+    "eu-west-3"      = "009996457667"
+    "me-south-1"     = "076674570225"
+    "sa-east-1"      = "507241528517"
+    "us-east-1"      = "127311923021"
+    "us-east-2"      = "033677994240"
+    "us-gov-east-1"  = "190560391635"
+    "us-gov-west-1"  = "048591011584"
+    "us-west-1"      = "027434742980"
+    "us-west-2"      = "797873946194"
+  }
+  elb_log_delivery_accounts = [for region, account in local.elb_legacy_region_accounts : account if region == var.region]
+  alb_log_delivery_statements = [
+    for account in local.elb_log_delivery_accounts : {
+      sid        = "LoadBalancerLogDeliveryAccount"
+      actions    = ["s3:PutObject"]
+      resources  = ["${aws_s3_bucket.logs.arn}/alb/*"]
+      principals = [{ type = "AWS", identifiers = ["arn:${local.partition}:iam::${account}:root"] }]
+    }
+  ]
+}
 
 data "aws_iam_policy_document" "logs_bucket" {
   statement {
@@ -93,15 +137,23 @@ data "aws_iam_policy_document" "logs_bucket" {
     }
   }
 
-  # Older regions deliver ALB logs from a regional ELB account, newer ones from the service.
-  statement {
-    sid       = "LoadBalancerLogDelivery"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/alb/*"]
+  # Regions before August 2022: their regional ELB account (locals above).
+  dynamic "statement" {
+    for_each = local.alb_log_delivery_statements
 
-    principals {
-      type        = "AWS"
-      identifiers = [data.aws_elb_service_account.main.arn]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "principals" {
+        for_each = statement.value.principals
+
+        content {
+          type        = principals.value.type
+          identifiers = principals.value.identifiers
+        }
+      }
     }
   }
 

@@ -187,7 +187,17 @@ resource "aws_security_group" "redis" {
 }
 
 locals {
-  alb_ingress = { for pair in setproduct(var.alb_ingress_cidrs, [80, 443]) : "${pair[0]}:${pair[1]}" => { cidr = pair[0], port = pair[1] } }
+  alb_listener_ports = [80, 443]
+  alb_ingress        = { for pair in setproduct(var.alb_ingress_cidrs, local.alb_listener_ports) : "${pair[0]}:${pair[1]}" => { cidr = pair[0], port = pair[1] } }
+  # The web app calls the API through its public URL: from the tasks, an internet-facing ALB
+  # sees the NAT gateways' public IPs, which a restricted alb_ingress_cidrs would refuse.
+  alb_admits_nat = !var.alb_internal && !contains(var.alb_ingress_cidrs, "0.0.0.0/0")
+  alb_ingress_from_nat = {
+    for pair in setproduct(range(local.nat_gateway_count), local.alb_listener_ports) :
+    "nat-${pair[0]}:${pair[1]}" => { gateway = pair[0], port = pair[1] } if local.alb_admits_nat
+  }
+  # With enable_https = false the app URLs are http://: the tasks need port 80 out as well.
+  services_web_egress_ports = var.enable_https ? [443] : [80, 443]
   app_ports = {
     api = var.api_container_port
     web = var.web_container_port
@@ -203,6 +213,29 @@ resource "aws_vpc_security_group_ingress_rule" "alb" {
   ip_protocol       = "tcp"
   from_port         = each.value.port
   to_port           = each.value.port
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_from_nat" {
+  for_each = local.alb_ingress_from_nat
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP(S) from the tasks through NAT gateway ${each.value.gateway}"
+  cidr_ipv4         = "${aws_eip.nat[each.value.gateway].public_ip}/32"
+  ip_protocol       = "tcp"
+  from_port         = each.value.port
+  to_port           = each.value.port
+}
+
+# An internal ALB sees the tasks' own addresses.
+resource "aws_vpc_security_group_ingress_rule" "alb_from_services" {
+  for_each = toset([for port in local.alb_listener_ports : tostring(port) if var.alb_internal])
+
+  security_group_id            = aws_security_group.alb.id
+  description                  = "HTTP(S) from the ECS tasks"
+  referenced_security_group_id = aws_security_group.services.id
+  ip_protocol                  = "tcp"
+  from_port                    = tonumber(each.value)
+  to_port                      = tonumber(each.value)
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_services" {
@@ -227,13 +260,20 @@ resource "aws_vpc_security_group_ingress_rule" "services_from_alb" {
   to_port                      = each.value
 }
 
-resource "aws_vpc_security_group_egress_rule" "services_https" {
+resource "aws_vpc_security_group_egress_rule" "services_web" {
+  for_each = toset([for port in local.services_web_egress_ports : tostring(port)])
+
   security_group_id = aws_security_group.services.id
-  description       = "HTTPS to AWS APIs, registries and third-party APIs"
+  description       = "HTTP(S) to AWS APIs, registries, third-party APIs and the app's own load balancers"
   cidr_ipv4         = "0.0.0.0/0"
   ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
+  from_port         = tonumber(each.value)
+  to_port           = tonumber(each.value)
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.services_https
+  to   = aws_vpc_security_group_egress_rule.services_web["443"]
 }
 
 resource "aws_vpc_security_group_egress_rule" "services_to_database" {

@@ -78,8 +78,11 @@ resource "aws_db_instance" "main" {
   multi_az               = var.db_multi_az
   parameter_group_name   = aws_db_parameter_group.postgres.name
 
+  # Raising db_engine_version to a new major is the explicit request; RDS refuses it without
+  # allow_major_version_upgrade.
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true
+  allow_major_version_upgrade         = true
   apply_immediately                   = false
 
   backup_retention_period = var.db_backup_retention_days
@@ -91,12 +94,26 @@ resource "aws_db_instance" "main" {
   skip_final_snapshot       = var.db_skip_final_snapshot
   final_snapshot_identifier = "${local.name}-final"
 
-  enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports       = local.db_log_exports
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = aws_kms_key.main.arn
   performance_insights_retention_period = 7
   monitoring_interval                   = 60
   monitoring_role_arn                   = aws_iam_role.rds_monitoring.arn
 
-  depends_on = [aws_iam_role_policy_attachment.rds_monitoring]
+  depends_on = [aws_iam_role_policy_attachment.rds_monitoring, aws_cloudwatch_log_group.database]
+}
+
+# RDS creates the groups of its exported logs itself, with no retention and no key: declaring
+# them first (same names) gives them the blueprint's retention and KMS key.
+locals {
+  db_log_exports = ["postgresql", "upgrade"]
+}
+
+resource "aws_cloudwatch_log_group" "database" {
+  for_each = toset(local.db_log_exports)
+
+  name              = "/aws/rds/instance/${local.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
 }

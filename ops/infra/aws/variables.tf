@@ -86,7 +86,7 @@ variable "nat_gateway_mode" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the CloudWatch log groups (containers and VPC flow logs)."
+  description = "Retention of the CloudWatch log groups (containers, VPC flow logs, exported database logs)."
   type        = number
   default     = 365
 
@@ -162,7 +162,7 @@ variable "alb_internal" {
 }
 
 variable "alb_ingress_cidrs" {
-  description = "IPv4 CIDR blocks allowed to reach the load balancers on ports 80 and 443."
+  description = "IPv4 CIDR blocks allowed to reach the load balancers on ports 80 and 443 (the NAT gateways' public IPs are added when this excludes them)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 
@@ -344,7 +344,7 @@ variable "web_container_port" {
 }
 
 variable "api_desired_count" {
-  description = "Running API tasks."
+  description = "API tasks when the service is created (after that ECS and shipline own the count)."
   type        = number
   default     = 2
 
@@ -355,7 +355,7 @@ variable "api_desired_count" {
 }
 
 variable "web_desired_count" {
-  description = "Running web tasks."
+  description = "Web tasks when the service is created (after that ECS and shipline own the count)."
   type        = number
   default     = 2
 
@@ -377,7 +377,7 @@ variable "enable_billing_worker" {
 }
 
 variable "worker_desired_count" {
-  description = "Running billing-worker tasks (when enable_billing_worker)."
+  description = "Billing-worker tasks when the service is created (when enable_billing_worker; after that ECS and shipline own the count)."
   type        = number
   default     = 1
 
@@ -499,7 +499,7 @@ variable "registry_password" {
 # ---------------------------------------------------------------------------------------------
 
 variable "db_engine_version" {
-  description = "PostgreSQL major version (minor upgrades are automatic)."
+  description = "PostgreSQL major version (minor upgrades are automatic; raising the major upgrades in the maintenance window)."
   type        = string
   default     = "16"
 }
@@ -628,9 +628,20 @@ variable "github_environment" {
 }
 
 variable "github_oidc_provider_arn" {
-  description = "ARN of an existing token.actions.githubusercontent.com OIDC provider in the account. Empty: the blueprint creates it."
+  description = "ARN of the account's token.actions.githubusercontent.com OIDC provider. Empty: looked up by its URL (or created, with create_github_oidc_provider)."
   type        = string
   default     = ""
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider in this environment. IAM allows one per account: set true in one environment only (or create it by hand); the others look it up."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.create_github_oidc_provider && var.github_oidc_provider_arn != "")
+    error_message = "create_github_oidc_provider and github_oidc_provider_arn exclude each other: name the provider or create it."
+  }
 }
 
 variable "terraform_state_bucket" {

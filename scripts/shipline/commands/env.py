@@ -63,15 +63,8 @@ def check(args: argparse.Namespace) -> int:
     from shipline import github
     from shipline.envfile import read_env_file
     from shipline.envinventory import load_inventory
-    from shipline.envrules import (
-        ENVIRONMENT,
-        Problem,
-        check_environment,
-        count_errors,
-        display_value,
-        mask_text,
-        secret_values,
-    )
+    from shipline.envrules import ENVIRONMENT, Problem, check_environment, count_errors
+    from shipline.sensitive import display_value, mask_text, secret_values
 
     if args.api_replicas is not None and args.api_replicas < 0:
         raise UsageError("--api-replicas must be 0 or more")
@@ -189,6 +182,7 @@ def from_terraform(args: argparse.Namespace) -> int:
         for item in mapped:
             if item.sensitive:
                 github.mask(item.value)
+            github.mask_secret(item.name, item.value)
         try:
             with Path(target).open("a", encoding="utf-8") as handle:
                 handle.write(render_github_env(mapped))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from shipline import console
+from shipline import console, github
 from shipline.errors import EXIT_OK, UsageError
 
 HELP = "list an environment's releases, newest first"
@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     environment = load_config(args.config).environment(args.environment)
     history = History(environment)
     records = history.list(limit=args.limit)
+    for skipped in history.unreadable:
+        console.info(f"warning: skipped {skipped.uri}: it {skipped.reason}")
+        github.warning(f"skipped {skipped.uri}: it {skipped.reason}", title="shipline history")
     if args.json:
         console.emit_json([public_view(record.to_dict()) for record in records])
         return EXIT_OK

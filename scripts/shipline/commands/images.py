@@ -52,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resolve = actions.add_parser(
         "resolve",
         help="turn KEY=REF tags into KEY=repo@sha256:... and prove the images exist",
-        description="Credentials for registries other than ECR come from "
-        "SHIPLINE_REGISTRY_USERNAME (default: $GITHUB_ACTOR) and SHIPLINE_REGISTRY_PASSWORD; "
-        "ECR uses the AWS credentials.",
+        description="Credentials for the registry SHIPLINE_REGISTRY names (default: ghcr.io) "
+        "come from SHIPLINE_REGISTRY_USERNAME (default: $GITHUB_ACTOR) and "
+        "SHIPLINE_REGISTRY_PASSWORD; no other registry gets them. ECR uses the AWS credentials.",
     )
     resolve.add_argument("refs", nargs="+", metavar="KEY=REF", help="e.g. api=ghcr.io/o/r/api:v1")
 

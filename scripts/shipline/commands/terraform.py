@@ -1,9 +1,12 @@
 """`shipline terraform plan|apply|outputs`: the blueprint, with a guard against data loss.
 
 `plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
-nothing applied) a plan that deletes or replaces a stateful resource (database, cache, bucket,
-secret, key; schemas/terraform-stateful-resources.json) unless `--allow-destroy ADDRESS`
-names it. A failed `terraform apply` exits 3: some resources may have changed.
+nothing applied) a plan that deletes or replaces a resource that may hold data (any type not
+listed in schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS`
+names it. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
+Plan and apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
+with the lock's ID and `terraform force-unlock`. A signal to shipline is passed on to
+terraform (see `shipline.terraform.run`).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipline import console, github
 from shipline import terraform as tf
 from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+from shipline.sensitive import url_passwords
 
 if TYPE_CHECKING:
     from shipline.config import Environment
@@ -97,6 +102,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _planning(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--lock-timeout",
+        default=os.environ.get("SHIPLINE_TERRAFORM_LOCK_TIMEOUT", tf.DEFAULT_LOCK_TIMEOUT),
+        metavar="DURATION",
+        help="how long to wait for Terraform's state lock, e.g. 90s, 5m "
+        f"(default: $SHIPLINE_TERRAFORM_LOCK_TIMEOUT or {tf.DEFAULT_LOCK_TIMEOUT})",
+    )
+    parser.add_argument(
         "--var-file",
         dest="var_files",
         action="append",
@@ -147,10 +159,10 @@ def run(args: argparse.Namespace) -> int:
     saved_plan = args.action == "apply" and args.plan_file
     plan_file = _existing_file(args.plan_file, "--plan-file") if saved_plan else None
     if not args.no_init:
-        _step(tf.init_command(invocation))
+        _step(tf.init_command(invocation), invocation)
     if plan_file is None:
         plan_file = Path(args.out).resolve()
-        _step(tf.plan_command(invocation, plan_file))
+        _step(tf.plan_command(invocation, plan_file), invocation)
     analysis = _analyze(invocation, plan_file, args.allow_destroy)
     _report(args, analysis, plan_file, applied=False)
     if analysis.refused:
@@ -164,7 +176,14 @@ def run(args: argparse.Namespace) -> int:
         session.before_apply(environment, args.release_id, analysis.changes)
         console.info(f"release {args.release_id} holds the lock of {environment.name}: applying")
     try:
-        _step(tf.apply_command(invocation, plan_file))
+        _step(tf.apply_command(invocation, plan_file), invocation)
+    except tf.StateLocked:
+        raise  # the lock was never taken: nothing applied
+    except tf.TerraformInterrupted as exc:
+        raise ShiplineError(
+            f"{exc.message}; some resources may have changed: check the state before retrying",
+            exit_code=EXIT_DAMAGED,
+        ) from None
     except tf.TerraformFailed as exc:
         if environment is not None:
             session.after_apply(environment, args.release_id, analysis.changes, ok=False)
@@ -212,6 +231,7 @@ def _invocation(args: argparse.Namespace) -> tf.Invocation:
             _existing_file(path, "--var-file") for path in getattr(args, "var_files", [])
         ),
         variables=tuple(getattr(args, "variables", [])),
+        lock_timeout=tf.check_lock_timeout(getattr(args, "lock_timeout", tf.DEFAULT_LOCK_TIMEOUT)),
     )
 
 
@@ -222,16 +242,17 @@ def _existing_file(path: str, option: str) -> Path:
     return resolved
 
 
-def _step(command: list[str]) -> None:
+def _step(command: list[str], invocation: tf.Invocation) -> None:
     console.info(f"$ {tf.printable(command)}")
     with github.group(f"terraform {command[2]}"):
-        tf.run(command)
+        tf.run(command, invocation=invocation)
 
 
 def _analyze(invocation: tf.Invocation, plan_file: Path, allow: list[str]) -> tf.PlanAnalysis:
     command = tf.show_command(invocation, plan_file)
     console.info(f"$ {tf.printable(command)}")
-    plan = tf.parse_plan(tf.run(command, capture=True), source=f"terraform show -json {plan_file}")
+    text = tf.run(command, capture=True, invocation=invocation)
+    plan = tf.parse_plan(text, source=f"terraform show -json {plan_file}")
     return tf.analyze_plan(plan, allow_destroy=allow)
 
 
@@ -260,17 +281,23 @@ def _result(analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool) -> dic
 
 def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
     if not args.no_init:
-        _step(tf.init_command(invocation))
+        _step(tf.init_command(invocation), invocation)
     command = tf.output_command(invocation)
     console.info(f"$ {tf.printable(command)}")
-    text = tf.run(command, capture=True)
+    text = tf.run(command, capture=True, invocation=invocation)
     try:
         outputs = json.loads(text)
     except json.JSONDecodeError:
         raise ShiplineError("terraform output -json did not print JSON") from None
     if not isinstance(outputs, dict):
         raise ShiplineError("terraform output -json did not print an object")
-    _publish(outputs)
+    secret_looking = tf.output_secrets(outputs)
+    _publish(outputs, secret_looking)
+    for name in secret_looking:
+        console.info(
+            f"note: output {name} looks like a credential but is not marked sensitive: "
+            "masked, not published, not printed (mark it `sensitive = true` in Terraform)"
+        )
     if args.out:
         document = json.dumps(outputs, indent=2, sort_keys=True) + "\n"
         target = Path(args.out)
@@ -282,24 +309,30 @@ def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
         console.info(f"wrote {len(outputs)} outputs to {target}")
     else:
         # stdout ends up in logs: sensitive values are only ever written to --out.
-        console.emit_json(_redacted(outputs))
+        console.emit_json(_redacted(outputs, secret_looking))
     return EXIT_OK
 
 
 REDACTED = "(sensitive: use --out FILE)"
+SECRET_LOOKING = "(looks like a credential: use --out FILE)"
 
 
-def _redacted(outputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: dict(output, value=REDACTED)
-        if isinstance(output, dict) and output.get("sensitive")
-        else output
-        for name, output in outputs.items()
-    }
+def _redacted(outputs: dict[str, Any], secret_looking: Collection[str]) -> dict[str, Any]:
+    def shown(name: str, output: Any) -> Any:
+        if not isinstance(output, dict):
+            return output
+        if output.get("sensitive"):
+            return dict(output, value=REDACTED)
+        if name in secret_looking:
+            return dict(output, value=SECRET_LOOKING)
+        return output
+
+    return {name: shown(name, output) for name, output in outputs.items()}
 
 
-def _publish(outputs: dict[str, Any]) -> None:
-    """In Actions: mask sensitive outputs, expose the others as step outputs."""
+def _publish(outputs: dict[str, Any], secret_looking: Mapping[str, list[str]]) -> None:
+    """In Actions: mask sensitive and credential-looking outputs, expose the others as step
+    outputs (a credential in a step output would reach every later step and its logs)."""
     published = {}
     for name, output in outputs.items():
         if not isinstance(output, dict):
@@ -307,6 +340,12 @@ def _publish(outputs: dict[str, Any]) -> None:
         value = output.get("value")
         if output.get("sensitive"):
             for text in _strings(value):
+                github.mask(text)
+                for password in url_passwords(text):  # hidden wherever it shows up again
+                    github.mask(password)
+            continue
+        if name in secret_looking:
+            for text in secret_looking[name]:
                 github.mask(text)
             continue
         published[name] = value if not isinstance(value, (dict, list)) else json.dumps(value)

@@ -761,8 +761,19 @@ class Deploy:
         try:
             self.history.update(self.record)
         except Exception as exc:
-            # The services' state matters more than the record's: say so, keep the exit code.
             self.report(f"the release record could not be written: {type(exc).__name__}: {exc}")
+            if self.moving:
+                # Services moved and the history does not say where they ended: never exit 1
+                # ("as it was"); a person must look before the next release.
+                self.result.exit_code = EXIT_DAMAGED
+                why = f" ({error})" if error else ""
+                self.result.error = (
+                    f"services moved and the release ended {status}{why}, but that is not "
+                    "recorded: "
+                    f"{exc}; check the services against `shipline history -e "
+                    f"{self.environment.name}` before the next release"
+                )
+                return
             if self.result.exit_code == EXIT_OK:
                 self.result.exit_code = EXIT_FAILED
             self.result.error = f"the release record could not be written: {exc}"
@@ -825,9 +836,8 @@ class Deploy:
 
 
 def mask_task_definition_secrets(task_definitions: Mapping[str, Mapping[str, Any]]) -> None:
-    """::add-mask:: every secret-looking plain value of the task definitions (Actions only)."""
+    """::add-mask:: every secret part of the task definitions' plain values (Actions only)."""
     for task_definition in task_definitions.values():
         for container in task_definition.get("containerDefinitions") or []:
             for item in container.get("environment") or []:
-                if github.is_secret_like(item.get("name"), item.get("value")):
-                    github.mask(item.get("value"))
+                github.mask_secret(item.get("name"), item.get("value"))

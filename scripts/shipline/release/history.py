@@ -67,6 +67,14 @@ class LockLostError(ShiplineError):
         )
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An object under the history prefix that is not a record of this environment."""
+
+    uri: str
+    reason: str  # our own words: nothing of the object's content is repeated
+
+
 def _error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -138,6 +146,8 @@ class History:
         self.environment = environment
         # release_id -> ETag of the last version this process wrote or read.
         self._etags: dict[str, str] = {}
+        # What the last `list()` skipped, by S3 key.
+        self.unreadable: list[Unreadable] = []
 
     @property
     def location(self) -> str:
@@ -208,13 +218,44 @@ class History:
         return new_etag
 
     def get(self, release_id: str) -> ReleaseRecord:
-        """The record of `release_id`; UsageError (exit 2) when there is none."""
-        found = self._store.read(f"{release_id}.json")
-        if found is None:
+        """The record of `release_id`; UsageError (exit 2) when there is none, RecordError when
+        the object stored under its key is not that release's record (see `_accept`)."""
+        record = self._read(release_id)
+        if record is None:
             raise UsageError(f"no release {release_id} in {self.location}")
+        return record
+
+    def _read(self, release_id: str) -> ReleaseRecord | None:
+        uri = self.uri(release_id)
+        try:
+            found = self._store.read(f"{release_id}.json")
+        except RecordError:
+            raise RecordError(f"{uri} is not a release record: not JSON") from None
+        if found is None:
+            return None
         document, etag = found
-        record = ReleaseRecord.from_dict(document)
+        record = self._accept(release_id, document, uri)
         self._etags[release_id] = etag
+        return record
+
+    def _accept(self, release_id: str, document: Any, uri: str) -> ReleaseRecord:
+        """The record, only when its key, `release_id` and `environment` agree."""
+        try:
+            record = ReleaseRecord.from_dict(document, uri)
+        except RecordError:
+            raise RecordError(
+                f"{uri} is not a release record: it does not fit release-record.schema.json"
+            ) from None
+        if record.release_id != release_id:
+            raise RecordError(
+                f"{uri} holds release {record.release_id}, not {release_id}: a record is "
+                "accepted only under its own key"
+            )
+        if record.environment != self.environment.name:
+            raise RecordError(
+                f"{uri} is a record of environment {record.environment!r}, "
+                f"not {self.environment.name!r}"
+            )
         return record
 
     def release_ids(self) -> list[str]:
@@ -233,14 +274,30 @@ class History:
         return sorted(ids, reverse=True)
 
     def list(self, limit: int | None = None) -> list[ReleaseRecord]:
-        """The records, newest first; at most `limit` of them (read concurrently)."""
+        """The records, newest first; at most `limit` keys are read (concurrently).
+
+        An object that is not a record of this environment (not JSON, not fitting the schema,
+        under another release's key, naming another environment) is skipped, never trusted,
+        and listed in `self.unreadable` by its S3 key: one bad object blocks nothing.
+        """
+        self.unreadable = []
         ids = self.release_ids()
         if limit is not None:
             ids = ids[: max(limit, 0)]
         if not ids:
             return []
+
+        def one(release_id: str) -> ReleaseRecord | Unreadable | None:
+            try:
+                return self._read(release_id)
+            except RecordError as exc:
+                uri = self.uri(release_id)
+                return Unreadable(uri, exc.message.removeprefix(uri).strip())
+
         with ThreadPoolExecutor(max_workers=min(_READ_WORKERS, len(ids))) as pool:
-            return list(pool.map(self.get, ids))
+            found = list(pool.map(one, ids))
+        self.unreadable = [item for item in found if isinstance(item, Unreadable)]
+        return [item for item in found if isinstance(item, ReleaseRecord)]
 
     def _check_environment(self, record: ReleaseRecord) -> None:
         if record.environment != self.environment.name:

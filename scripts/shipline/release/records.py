@@ -85,13 +85,22 @@ class ServiceRecord:
     previous_desired_count: int | None = None
     registered_from: str | None = None
     # RegisterTaskDefinition form of `task_definition`: lets a later rollback register it
-    # again when it was deregistered (or deleted) since.
+    # again when it was deregistered (or deleted) since. Never with a plain secret: those
+    # values are replaced by a mask, and `redacted` says where (`container: NAME`).
     task_definition_content: dict[str, Any] | None = None
+    redacted: list[str] | None = None
 
     REQUIRED = ("service", "task_definition", "previous_task_definition", "desired_count")
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form: `task_definition_content` without its plain secrets."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.task_definition_content is not None:
+            from shipline.sensitive import redact_task_definition
+
+            content, found = redact_task_definition(self.task_definition_content)
+            values["task_definition_content"] = content
+            values["redacted"] = sorted({*(self.redacted or ()), *found}) or None
         return _without_none(values, self.REQUIRED)
 
     @classmethod
@@ -186,9 +195,16 @@ class ReleaseRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReleaseRecord:
-        """A record from its stored form; raises RecordError when it does not fit the schema."""
-        validate(data, RECORD_SCHEMA, f"release record {data.get('release_id', '?')!r}")
+    def from_dict(cls, data: Any, source: str | None = None) -> ReleaseRecord:
+        """A record from its stored form; raises RecordError when it does not fit the schema.
+
+        `source` names the document in the error (its S3 key): what it says of itself cannot
+        be trusted before it is checked.
+        """
+        what = source or "release record"
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{what} is not a release record: not a JSON object")
+        validate(data, RECORD_SCHEMA, what)
         return cls(
             release_id=data["release_id"],
             environment=data["environment"],
@@ -244,6 +260,8 @@ class ServiceState:
     desired_count: int | None
     content: dict[str, Any] | None
     recorded_by: str
+    # Where `content` had plain secrets left out: such a copy cannot be registered again.
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,6 +284,7 @@ def _states(record: ReleaseRecord) -> dict[str, ServiceState]:
             desired_count=entry.desired_count,
             content=entry.task_definition_content,
             recorded_by=record.release_id,
+            redacted=tuple(entry.redacted or ()),
         )
         for key, entry in record.services.items()
     }
@@ -393,18 +412,26 @@ def restored_desired_count(current: int, recorded: int | None) -> int:
     return recorded
 
 
-def restore_source(described_status: str | None, recorded_content: Mapping[str, Any] | None) -> str:
+def restore_source(
+    described_status: str | None,
+    recorded_content: Mapping[str, Any] | None,
+    redacted: Iterable[str] = (),
+) -> str:
     """How to put a service back on a recorded task definition.
 
     "use": it is ACTIVE, point the service at it. "copy": it was deregistered (INACTIVE, which
     a service can no longer be moved to) and can still be described: register a copy.
-    "content": it is gone (deleted): register the content the record kept. "missing": none of
-    these; the rollback is refused before any change.
+    "content": it is gone (deleted): register the content the record kept. "redacted": it is
+    gone and the record's copy lacks the plain secrets it had (never stored): registering it
+    would start the app without them. "missing": none of these. The rollback is refused before
+    any change on "redacted" and "missing".
     """
     if described_status == "ACTIVE":
         return "use"
     if described_status is not None:
         return "copy"
+    if recorded_content and list(redacted):
+        return "redacted"
     if recorded_content:
         return "content"
     return "missing"

@@ -24,7 +24,7 @@ class Restore:
 
     key: str
     recorded: str  # the task definition the record names
-    source: str  # use | copy | content | missing (see records.restore_source)
+    source: str  # use | copy | content | redacted | missing (see records.restore_source)
     # RegisterTaskDefinition form of the recorded task definition, when known.
     content: dict[str, Any] | None
 
@@ -83,7 +83,7 @@ def plan_restore(ecs: Any, wanted: Mapping[str, ServiceState]) -> dict[str, Rest
         key, state = item
         described = describe_task_definition(ecs, state.task_definition)
         status = (described or {}).get("taskDefinition", {}).get("status")
-        source = restore_source(status, state.content)
+        source = restore_source(status, state.content, state.redacted)
         content = registrable(described) if described else state.content
         return Restore(key=key, recorded=state.task_definition, source=source, content=content)
 

@@ -111,6 +111,40 @@ def _check_cluster(ecs: Any, environment: Environment) -> None:
         raise PreflightError(f"cluster {environment.cluster} does not exist or is not ACTIVE")
 
 
+def _check_target_images(
+    environment: Environment, release_id: str, restores: dict[str, Restore]
+) -> None:
+    """Every release image the target runs must still be in its registry, by digest, as
+    deploy's `image-digests` check proves: PreflightError naming each one that is gone.
+
+    An image that cannot be looked up (no credentials here, the registry unreachable) is only
+    noted: ECS pulls with its own role, and a rollback is not held up by a registry outage.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from shipline.registry import ImageNotFound, resolve_with_environment
+
+    services_of: dict[str, list[str]] = {}
+    for key, restore in sorted(restores.items()):
+        container = environment.services[key].container
+        for definition in (restore.content or {}).get("containerDefinitions", []):
+            if definition.get("name") == container and definition.get("image"):
+                services_of.setdefault(str(definition["image"]), []).append(key)
+    gone = []
+    for image, keys in services_of.items():
+        try:
+            resolve_with_environment({", ".join(keys): image})
+        except ImageNotFound as exc:
+            gone.append(exc.message)
+        except (UsageError, BotoCoreError, ClientError) as exc:
+            reason = exc.message if isinstance(exc, UsageError) else type(exc).__name__
+            console.info(f"note: could not check the image of {', '.join(keys)}: {reason}")
+    if gone:
+        raise PreflightError(
+            f"cannot return to {release_id}: images it runs are gone: " + "; ".join(gone)
+        )
+
+
 def _open(environment: Environment) -> tuple[Any, History]:
     from shipline import aws
     from shipline.release.history import History
@@ -156,6 +190,8 @@ def roll_back(
     _wait_for_lock(environment, policy, stop)
     ecs, history = _open(environment)
     records = history.list()
+    for skipped in history.unreadable:
+        console.info(f"ignored {skipped.uri} (it {skipped.reason})")
     now = _services_now(ecs, environment)
     current = {key: description["taskDefinition"] for key, description in now.items()}
     target = rollback_target(records, to=to, current=current)
@@ -189,6 +225,16 @@ def roll_back(
             + ", ".join(f"{key} ({restores[key].recorded})" for key in missing)
             + " are gone and the record holds no copy of them"
         )
+    redacted = {key: wanted[key] for key in restores if restores[key].source == "redacted"}
+    if redacted:
+        raise PreflightError(
+            f"cannot return to {target.release_id}: the task definitions of "
+            + ", ".join(f"{key} ({state.task_definition})" for key, state in redacted.items())
+            + " are gone and the record's copy is redacted (plain secrets never stored: "
+            + ", ".join(name for state in redacted.values() for name in state.redacted)
+            + "); register them again with their secrets in `secrets`, then deploy that"
+        )
+    _check_target_images(environment, target.release_id, restores)
     record = _new_record(environment, "rollback")
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)

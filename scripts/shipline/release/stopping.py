@@ -3,15 +3,26 @@
 The signal only sets an event; every wait (rollout, migration, health) sleeps on that event
 and raises `Interrupted` when it is set, so the release can still record itself and release
 the lock before it exits.
+
+A cancelled GitHub job sends SIGINT, then SIGTERM 7.5 s later, then SIGKILL. The clean ending
+is a few AWS calls (the record, the lock), so it normally ends long before; a later signal must
+not cut it off half-way (a lock held with no record saying why is the worst ending), so every
+signal after the first is only acknowledged. SIGKILL stops at once, leaving the lock behind.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+ALREADY_STOPPING = (
+    "already stopping: recording the release and releasing the lock "
+    "(SIGKILL stops at once and leaves the lock held)"
+)
 
 
 class Interrupted(Exception):
@@ -49,17 +60,19 @@ class StopSignal:
     def catching(self) -> Iterator[StopSignal]:
         """Turn SIGINT and SIGTERM into a stop request (main thread only; else a no-op).
 
-        A second signal raises KeyboardInterrupt at once (exit 130 at the command line).
+        A later signal is acknowledged on stderr and changes nothing: the ending goes on.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
 
         def handle(signum: int, _frame: FrameType | None) -> None:
+            name = signal.Signals(signum).name
             if self.event.is_set():
-                # Asked twice: the person does not want the clean ending to finish.
-                raise KeyboardInterrupt
-            self.request(signal.Signals(signum).name)
+                # os.write: the main thread may be inside a buffered write to stderr right now.
+                os.write(2, (f"shipline: {name}: {ALREADY_STOPPING}\n").encode())
+                return
+            self.request(name)
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
