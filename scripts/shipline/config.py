@@ -8,9 +8,10 @@ between sections) and turns the document into plain, immutable records.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -112,19 +113,58 @@ def config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    needed: Callable[[str], bool] | None = None,
 ) -> Config:
-    """Read, expand, validate and type `path`; ConfigError lists every problem."""
+    """Read, expand, validate and type `path`; ConfigError lists every problem.
+
+    `needed(path_text)` says which values a command reads: a variable left unset in a value it
+    does not read is no problem (that value is then not to be used).
+    """
     source = config_path(path)
     document = read_yaml(source)
     expanded, problems = expand_variables(document, os.environ if env is None else env)
     # A value whose variable is missing is reported once, for the variable, not again for its shape.
     unset = tuple(problem.split(": ", 1)[0] + ": " for problem in problems)
+    if needed is not None:
+        problems = [p for p in problems if needed(p.split(": ", 1)[0])]
     problems += [p for p in schemas.problems(SCHEMA, expanded) if not p.startswith(unset or "\0")]
     problems += reference_problems(expanded)
     if problems:
         raise ConfigError(str(source), problems)
     return build_config(expanded, str(source))
+
+
+def load_environment(
+    path: str | os.PathLike[str] | None, name: str, *, uses: Iterable[str] | None = None
+) -> Environment:
+    """One environment of `path`, needing only the variables of the values a command reads.
+
+    Variables of other environments (and of `images:`) are never needed. `uses` narrows it
+    further to keys of the environment, as patterns (`history`, `services.*.service`); None
+    means all of them. So `lock` and `history` run before Terraform has exported the cluster
+    and URLs that a deploy needs.
+    """
+    prefix = f"environments.{name}"
+    patterns = [f"{prefix}.{pattern}" for pattern in uses] if uses is not None else [f"{prefix}*"]
+
+    def needed(where: str) -> bool:
+        return any(fnmatch.fnmatchcase(where, pattern) for pattern in patterns)
+
+    return load_config(path, needed=needed).environment(name)
+
+
+# What a command reads of its environment, for load_environment's `uses`.
+USES_HISTORY = ("region", "history")
+USES_SERVICES = (
+    *USES_HISTORY,
+    "cluster",
+    "services.*.service",
+    "services.*.container",
+    "services.*.image",
+)
 
 
 def read_yaml(source: Path) -> Any:

@@ -14,6 +14,7 @@ import json
 import sys
 
 import pytest
+import yaml
 from deploy_support import (
     lock_exists,
     records,
@@ -319,3 +320,56 @@ def test_a_deploy_without_a_release_id_is_refused_while_a_session_holds_the_lock
     )
     assert ran.code == 2
     assert f"locked by release {release_id}" in ran.err
+
+
+def test_the_session_starts_before_terraform_has_exported_the_cluster_and_urls(
+    capsys, sandbox, environment, job, s3, ecs, monkeypatch
+):
+    # As on a real first step of deploy.yml: shipline.yml names the cluster and health URLs by
+    # variables that only Terraform's outputs set, and another environment needs variables of
+    # its own. Taking the lock and applying read only the history location.
+    config, blueprint, _ = job
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    sim = document["environments"]["sim"]
+    sim["cluster"] = "${SESSION_CLUSTER}"
+    sim["services"]["api"]["health"] = "${SESSION_API_URL}/health/ready"
+    document["environments"]["staging"] = {**sim, "cluster": "${STAGING_ONLY_CLUSTER}"}
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    for name in ("SESSION_CLUSTER", "SESSION_API_URL", "STAGING_ONLY_CLUSTER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STANDIN_PLAN_JSON", plan_json([CHANGES[1]]))
+
+    release_id = acquire(capsys, config)
+    assert apply(capsys, config, blueprint, release_id).code == 0
+    assert cli(capsys, config, "history", "-e", "sim").code == 0
+
+    # The deploy reads the cluster and the URLs: it names what is missing, and nothing moves.
+    live = running_task_definitions(environment, ecs)
+    deploy = ("deploy", "-e", "sim", "--release-id", release_id, "--task-definition")
+    refused = cli(capsys, config, *deploy, f"api={live['api']}")
+    assert refused.code in (2, 3), refused.err
+    assert "SESSION_CLUSTER is not set" in refused.err
+    assert "STAGING_ONLY_CLUSTER" not in refused.err
+    assert running_task_definitions(environment, ecs) == live
+
+
+def test_a_deploy_needs_no_variable_of_another_environment(
+    capsys, sandbox, environment, job, ecs, monkeypatch
+):
+    config, _, _ = job
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["environments"]["staging"] = {
+        **document["environments"]["sim"],
+        "cluster": "${STAGING_ONLY_CLUSTER}",
+    }
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    monkeypatch.delenv("STAGING_ONLY_CLUSTER", raising=False)
+    live = running_task_definitions(environment, ecs)
+    new_api = register_variant(
+        ecs, live["api"], lambda c: c["environment"].append({"name": "FEATURE", "value": "on"})
+    )
+
+    ran = cli(capsys, config, "deploy", "-e", "sim", "--task-definition", f"api={new_api}")
+
+    assert ran.code == 0, ran.err
+    assert cli(capsys, config, "config", "check").code == 2  # the file as a whole still needs it

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.config import load_config
+    from shipline.config import load_environment
     from shipline.errors import ShiplineError, UsageError
     from shipline.release.deploy import Deploy, DeployRequest
     from shipline.release.plan import parse_assignments
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.release_id and args.dry_run:
             raise UsageError("--dry-run changes nothing and takes no --release-id")
-        environment = load_config(args.config).environment(args.environment)
+        environment = load_environment(args.config, args.environment)
         request = DeployRequest(
             environment=environment,
             images=parse_assignments(args.image, "--image"),

@@ -22,12 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shipline.config import load_config
+    from shipline.config import USES_HISTORY, load_environment
     from shipline.release.history import History
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit}: expected a whole number of at least 1")
-    environment = load_config(args.config).environment(args.environment)
+    environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
     history = History(environment)
     records = history.list(limit=args.limit)
     for skipped in history.unreadable:

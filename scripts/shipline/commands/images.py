@@ -136,10 +136,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _running(args: argparse.Namespace) -> int:
     from shipline import aws
-    from shipline.config import load_config
+    from shipline.config import USES_SERVICES, load_environment
     from shipline.release.running import running_images
 
-    environment = load_config(args.config).environment(args.environment)
+    environment = load_environment(args.config, args.environment, uses=USES_SERVICES)
     found = running_images(environment, aws.client("ecs", environment.region))
     for note in found.notes:
         console.info(f"note: {note}")

@@ -65,10 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shipline.config import load_config
+    from shipline.config import USES_HISTORY, load_environment
     from shipline.release.history import Lock
 
-    environment = load_config(args.config).environment(args.environment)
+    environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
     lock = Lock(environment)
     if args.action == "status":
         return show_status(lock, args.json)

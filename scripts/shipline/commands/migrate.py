@@ -25,14 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline import aws, github
-    from shipline.config import load_config
+    from shipline.config import load_environment
     from shipline.errors import EXIT_FAILED, EXIT_OK, UsageError
     from shipline.registry import pin_references
     from shipline.release import plan
     from shipline.release.migrate import launch_settings, run_migration
     from shipline.release.stopping import Interrupted, StopSignal
 
-    environment = load_config(args.config).environment(args.environment)
+    environment = load_environment(args.config, args.environment)
     settings = environment.migrate
     if settings is None:
         raise UsageError(f"environment '{environment.name}' has no `migrate` section")

@@ -61,13 +61,13 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.config import load_config
+    from shipline.config import load_environment
     from shipline.errors import ShiplineError
     from shipline.release.rollback import LockPolicy, roll_back, scale_to_zero
     from shipline.release.stopping import StopSignal
 
     try:
-        environment = load_config(args.config).environment(args.environment)
+        environment = load_environment(args.config, args.environment)
         policy = LockPolicy(wait_seconds=args.wait_for_lock, break_lock=args.break_lock)
         stop = StopSignal()
         with stop.catching():

@@ -208,9 +208,9 @@ def _session_environment(args: argparse.Namespace) -> Environment | None:
         return None
     if not release_id or not name:
         raise UsageError("--release-id and --environment go together")
-    from shipline.config import load_config
+    from shipline.config import USES_HISTORY, load_environment
 
-    return load_config(args.config).environment(name)
+    return load_environment(args.config, name, uses=USES_HISTORY)
 
 
 def _invocation(args: argparse.Namespace) -> tf.Invocation:

@@ -22,12 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.config import load_config
+    from shipline.config import load_environment
     from shipline.errors import EXIT_FAILED, EXIT_OK, UsageError
     from shipline.release.health import HealthCheck, verify
     from shipline.release.stopping import Interrupted, StopSignal
 
-    environment = load_config(args.config).environment(args.environment)
+    environment = load_environment(args.config, args.environment)
     unknown = [key for key in args.service if key not in environment.services]
     if unknown:
         raise UsageError(
