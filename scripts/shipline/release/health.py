@@ -109,7 +109,7 @@ def _check_one(
         False,
         status,
         attempts,
-        f"not {settings.successes} healthy answers in a row within {settings.timeout:g}s: {reason}",
+        f"not {settings.successes} 2xx answers in a row within {settings.timeout:g}s: {reason}",
     )
 
 
@@ -121,6 +121,7 @@ def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | N
     port = parts.port or (443 if secure else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     guard = _Guard(time.monotonic() + seconds, stop)
+    late = f"timed out: no complete answer within {round(seconds, 1):g}s"
     connection: http.client.HTTPConnection
     if secure:
         connection = http.client.HTTPSConnection(
@@ -140,16 +141,13 @@ def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | N
             return status, None
         body = answer.read(BODY_LIMIT + 1)
         if guard.cut:  # a cut connection ends a read early, without an error
-            return (
-                status,
-                "stopped" if guard.stopped else f"no complete answer within {round(seconds, 1):g}s",
-            )
+            return status, "stopped" if guard.stopped else late
         return status, body_problem(body, check.expect)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if guard.stopped:
             return status, "stopped"
         if guard.cut or isinstance(exc, TimeoutError):
-            return status, f"no complete answer within {round(seconds, 1):g}s"
+            return status, late
         return status, _one_line(exc)
     finally:
         guard.finish()
