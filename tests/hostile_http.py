@@ -20,6 +20,7 @@ class Connection:
     sent: int = 0  # bytes the client accepted (into its socket buffers or its memory)
     completed: bool = False  # the whole scripted answer went out
     client_left: bool = False  # the client closed or reset the connection first
+    request: bytes = b""  # the request line and headers as received
 
 
 @dataclass
@@ -38,7 +39,11 @@ Script = Callable[[socket.socket, Connection, Server], None]
 
 
 @contextmanager
-def hostile_server(script: Script, path: str = "/health/ready") -> Iterator[Server]:
+def hostile_server(
+    script: Script, path: str = "/health/ready", *, raw: bool = False
+) -> Iterator[Server]:
+    """`raw`: the script starts at once, without reading an HTTP request (a TLS client speaks
+    first with a handshake, which never ends in a blank line)."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     server = Server(f"http://127.0.0.1:{listener.getsockname()[1]}{path}")
@@ -49,7 +54,7 @@ def hostile_server(script: Script, path: str = "/health/ready") -> Iterator[Serv
         with conn:
             conn.settimeout(5)
             try:
-                read_request(conn)
+                record.request = b"" if raw else read_request(conn)
                 server.connected.set()
                 script(conn, record, server)
             except OSError:  # reset, broken pipe, or the client's own timeout
@@ -128,7 +133,9 @@ def huge_body(declared: int, sent_at_most: int, chunk: int = 64 * 1024) -> Scrip
         head = f"HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n\r\n".encode()
         send(conn, record, head)
         block = b"0" * chunk
-        while record.sent < sent_at_most and not server.stopping.is_set():
+        while record.sent < sent_at_most:
+            if server.stopping.is_set():
+                return
             send(conn, record, block)
         record.completed = True
 
@@ -152,8 +159,10 @@ def silent(hold: float) -> Script:
 
     def script(conn: socket.socket, record: Connection, server: Server) -> None:
         ends = time.monotonic() + hold
-        while time.monotonic() < ends and not server.stopping.is_set():
+        while time.monotonic() < ends:
             time.sleep(0.02)
+            if server.stopping.is_set():
+                return
             if client_gone(conn):
                 record.client_left = True
                 return

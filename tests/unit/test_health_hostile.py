@@ -67,7 +67,7 @@ def test_a_huge_body_is_not_read_when_only_the_status_counts():
 
 def test_a_body_check_reads_at_most_the_cap_and_fails_on_a_huge_body():
     with hostile_server(huge_body(1536 * 1024 * 1024, 256 * 1024 * 1024)) as server:
-        settings = HealthSettings(timeout=2, interval=0.05, successes=1, request_timeout=2)
+        settings = HealthSettings(timeout=3, interval=10, successes=1, request_timeout=3)  # one try
         [result] = verify([HealthCheck("api", server.url, {"status": "ok"})], settings)
     assert not result.ok
     assert f"body over {BODY_LIMIT // 1024} KiB" in (result.error or "")
@@ -86,7 +86,7 @@ def test_a_body_check_reads_at_most_the_cap_and_fails_on_a_huge_body():
 )
 def test_a_200_whose_body_does_not_say_ok_is_unhealthy(body, why):
     with hostile_server(answer(200, body)) as server:
-        settings = HealthSettings(timeout=0.5, interval=0.05, successes=1, request_timeout=0.5)
+        settings = HealthSettings(timeout=1, interval=10, successes=1, request_timeout=1)  # one try
         [result] = verify([HealthCheck("web", server.url, {"status": "ok"})], settings)
     assert not result.ok and result.status == 200
     assert why in (result.error or "")
@@ -113,9 +113,9 @@ def test_a_server_that_never_answers_is_given_up_at_the_verification_deadline():
 
 
 def test_a_stop_request_cuts_a_blocked_read_off():
-    """The read is blocked on a server sending one byte every 0.25 s for 10 s: a stop must
-    not wait for it."""
-    with hostile_server(_head_then_trickled_body) as server:
+    """The read of the head is blocked on a server sending one byte every 0.25 s (about
+    28 s in all): a stop must not wait for it."""
+    with hostile_server(trickle(HEAD + BODY, 0.25)) as server:
         stop = StopSignal()
         slow = HealthSettings(timeout=60, interval=0.05, successes=1, request_timeout=30)
 
@@ -128,3 +128,34 @@ def test_a_stop_request_cuts_a_blocked_read_off():
             verify([HealthCheck("api", server.url)], slow, stop=stop)
         [connection] = server.connections
     assert not connection.completed, "verification waited for the trickle to end"
+
+
+def test_a_stop_request_cuts_a_tls_handshake_off():
+    """An https URL whose server never answers the handshake: the socket is already wrapped
+    for TLS when the stop comes, and is cut off all the same."""
+    with hostile_server(silent(hold=20), raw=True) as server:
+        url = server.url.replace("http://", "https://")
+        stop = StopSignal()
+        slow = HealthSettings(timeout=60, interval=0.05, successes=1, request_timeout=30)
+
+        def stop_when_connected() -> None:
+            if server.connected.wait(10):
+                stop.request("SIGINT")
+
+        threading.Thread(target=stop_when_connected, daemon=True).start()
+        with pytest.raises(Interrupted, match="SIGINT"):
+            verify([HealthCheck("api", url)], slow, stop=stop)
+        [connection] = server.connections
+    assert not connection.completed, "verification waited for the 20 s hold to end"
+
+
+def test_a_proxy_named_by_http_proxy_is_asked_for_the_whole_url(monkeypatch):
+    with hostile_server(answer(200, b'{"status": "ok"}')) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.rsplit("/health", 1)[0])
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        url = "http://app.internal.test/health/ready"
+        settings = HealthSettings(timeout=2, interval=0.05, successes=1, request_timeout=1)
+        [result] = verify([HealthCheck("web", url, {"status": "ok"})], settings)
+    assert result.ok, result.error
+    assert proxy.connections[0].request.startswith(b"GET " + url.encode() + b" HTTP/1.1\r\n")

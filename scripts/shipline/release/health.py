@@ -11,17 +11,19 @@ the check asserts fields of the JSON body (`expect`).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from shipline.config import HealthSettings
 from shipline.release.stopping import Interrupted, StopSignal
@@ -116,25 +118,15 @@ def _check_one(
 def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | None, str | None]:
     """One GET within `seconds` of wall-clock time: (status, None) when the answer is healthy
     or not 2xx, (status or None, why) when it failed otherwise."""
-    parts = urlsplit(check.url)
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection, target, headers = _request_for(check.url, seconds)
     guard = _Guard(time.monotonic() + seconds, stop)
     late = f"timed out: no complete answer within {round(seconds, 1):g}s"
-    connection: http.client.HTTPConnection
-    if secure:
-        connection = http.client.HTTPSConnection(
-            parts.hostname or "", port, timeout=seconds, context=ssl.create_default_context()
-        )
-    else:
-        connection = http.client.HTTPConnection(parts.hostname or "", port, timeout=seconds)
     connection._create_connection = guard.connect  # type: ignore[attr-defined]
     watcher = threading.Thread(target=guard.watch, name="health-guard", daemon=True)
     watcher.start()
     status: int | None = None
     try:
-        connection.request("GET", target, headers={"User-Agent": "shipline", "Accept": "*/*"})
+        connection.request("GET", target, headers=headers)
         answer = connection.getresponse()
         status = answer.status
         if not check.expect or not 200 <= status < 300:
@@ -152,6 +144,40 @@ def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | N
     finally:
         guard.finish()
         connection.close()
+
+
+def _request_for(
+    url: str, seconds: float
+) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """The connection, request target and headers for a GET of `url`: through the proxy that
+    HTTP_PROXY / HTTPS_PROXY name, unless NO_PROXY exempts the host (as requests does)."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    host, port = parts.hostname or "", parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"User-Agent": "shipline", "Accept": "*/*"}
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        credentials = {}
+        if via.username:
+            pair = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
+            credentials["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        host_of_proxy, port_of_proxy = via.hostname or "", via.port or 80
+        if not secure:  # a plain request names the whole URL to the proxy
+            plain = http.client.HTTPConnection(host_of_proxy, port_of_proxy, timeout=seconds)
+            return plain, url, {**headers, **credentials}
+        tunnel = http.client.HTTPSConnection(
+            host_of_proxy, port_of_proxy, timeout=seconds, context=ssl.create_default_context()
+        )
+        tunnel.set_tunnel(host, port, headers=credentials)  # TLS to `host` inside CONNECT
+        return tunnel, target, headers
+    if secure:
+        direct = http.client.HTTPSConnection(
+            host, port, timeout=seconds, context=ssl.create_default_context()
+        )
+        return direct, target, headers
+    return http.client.HTTPConnection(host, port, timeout=seconds), target, headers
 
 
 def body_problem(body: bytes, expect: Mapping[str, Any]) -> str | None:
