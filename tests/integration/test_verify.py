@@ -41,6 +41,18 @@ def test_an_unhealthy_service_fails_verification(capsys, sandbox, environment, t
     assert results["web"]["ok"] is False and results["web"]["status"] == 503
 
 
+def test_a_health_check_expecting_the_body_status_passes_on_the_sandbox_endpoints(
+    capsys, sandbox, environment, tmp_path
+):
+    services = copy.deepcopy(environment.shipline_config()["environments"]["sim"]["services"])
+    for key in ("api", "web"):
+        services[key]["health"] = {"url": services[key]["health"], "expect": {"status": "ok"}}
+    config = write_config(tmp_path, environment, services=services)
+    ran = verify(capsys, config, "--json")
+    assert ran.code == 0, ran.err
+    assert [r["ok"] for r in ran.json()["results"]] == [True, True]
+
+
 def test_verify_refuses_an_unknown_service_and_a_service_without_health(
     capsys, sandbox, environment, tmp_path
 ):
