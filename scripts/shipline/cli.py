@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from shipline import __version__, commands
+from shipline import __version__, commands, console
 from shipline.errors import EXIT_FAILED, EXIT_REFUSED, ShiplineError
 
 
@@ -121,7 +121,7 @@ def run_command(argv: Sequence[str] | None = None) -> int:
     except ShiplineError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"shipline: error: {exc.message}\n")
+        console.info(f"shipline: error: {exc.message}")  # the message may quote foreign text
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("shipline: interrupted\n")
@@ -129,7 +129,7 @@ def run_command(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"shipline: error: {describe_unexpected(exc)}\n")
+        console.info(f"shipline: error: {describe_unexpected(exc)}")
         return EXIT_FAILED
 
 

@@ -30,8 +30,10 @@ class Service:
     service: str
     container: str
     image: str
-    health: str | None = None
+    health: str | None = None  # the health URL
     profile: str | None = None
+    # JSON body fields the health URL's 2xx answer must have (`health: {url, expect}`).
+    health_expect: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,11 @@ def _get(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
+def _health_url(health: str | dict[str, Any] | None) -> str | None:
+    """`health: URL` and `health: {url: URL, expect: ...}` name the URL alike."""
+    return health.get("url") if isinstance(health, dict) else health
+
+
 def _defaults(definition: str) -> dict[str, Any]:
     properties = schemas.load(SCHEMA)["$defs"][definition]["properties"]
     return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
@@ -304,8 +311,9 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
             service=spec.get("service", key),
             container=spec.get("container", key),
             image=spec.get("image", key),
-            health=spec.get("health"),
+            health=_health_url(spec.get("health")),
             profile=spec.get("profile"),
+            health_expect=dict(_get(spec.get("health"), "expect") or {}),
         )
         for key, spec in raw["services"].items()
     }

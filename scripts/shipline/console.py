@@ -6,15 +6,31 @@ import json
 import sys
 from typing import Any
 
+from shipline import github
+
+# Where a message has line breaks (foreign text often has), the lines after the first are
+# indented with this, so none of them starts a line of the log as if it were ours.
+CONTINUED = "  | "
+
 
 def info(message: str) -> None:
-    """One line of human progress (stderr, flushed: CI logs show it as it happens)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    """One line of human progress (stderr, flushed: CI logs show it as it happens).
+
+    Any message may carry foreign text (an ECS event, a log line, an AWS error): in GitHub
+    Actions the runner reads none of it as a workflow command (`github.command_proof`).
+    """
+    first, *rest = message.splitlines() or [""]
+    text = "\n".join([first, *(CONTINUED + line for line in rest)])
+    with github.LOG_LOCK:
+        sys.stderr.write(github.command_proof(text) + "\n")
+        sys.stderr.flush()
 
 
 def emit_json(result: Any) -> None:
-    """A command's result for machines (stdout)."""
-    json.dump(result, sys.stdout, indent=2, sort_keys=True, default=str)
-    sys.stdout.write("\n")
+    """A command's result for machines (stdout).
+
+    `##[` is written `##\\u005b`: the same JSON, but no line the runner reads as a command.
+    """
+    text = json.dumps(result, indent=2, sort_keys=True, default=str)
+    sys.stdout.write(text.replace("##[", "##\\u005b") + "\n")
     sys.stdout.flush()

@@ -3,6 +3,10 @@
 Inside Actions (`GITHUB_ACTIONS=true`) these write the runner's files and workflow commands;
 outside, they do nothing, so commands call them unconditionally. Workflow commands go to
 stderr (the runner reads commands from both streams), which keeps stdout for `--json`.
+
+Foreign text (task logs, ECS events, AWS and registry errors, health bodies) reaches the job
+log only through `command_proof` and the step summary only through `markdown_code_block` or
+`markdown_inline`: the runner must never read a command in it, nor Markdown render it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import secrets
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +33,13 @@ from shipline.sensitive import mask_text as mask_text
 # GitHub refuses a step summary over 1 MiB; keep well inside it.
 SUMMARY_LIMIT = 1024 * 1024 - 4096
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+# The runner reads a line as a workflow command when it starts with `::` after blanks, or
+# holds `##[` anywhere (actions/runner, ActionCommand.TryParseV2 and TryParse).
+_COMMAND_MARKS = ("::", "##[")
+# One write at a time to the log: a stop-commands fence must not swallow another thread's
+# command, nor a command land inside another thread's fence.
+LOG_LOCK = threading.Lock()
 
 
 def in_actions(environ: Mapping[str, str] | None = None) -> bool:
@@ -48,8 +61,25 @@ def _command(name: str, message: str, stream: TextIO | None = None, **properties
         if value is not None
     )
     target = stream or sys.stderr
-    target.write(f"::{name}{' ' + shown if shown else ''}::{_escape_data(message)}\n")
-    target.flush()
+    with LOG_LOCK:
+        target.write(f"::{name}{' ' + shown if shown else ''}::{_escape_data(message)}\n")
+        target.flush()
+
+
+def command_proof(text: str) -> str:
+    """`text` as the job log must show it: never read as workflow commands.
+
+    Inside Actions, text in which the runner could find a command (`::` or `##[` on any line)
+    goes between `::stop-commands::TOKEN` and `::TOKEN::`; the runner processes no command in
+    between, and TOKEN is random, so the text cannot end the fence itself. Outside Actions,
+    or with nothing that looks like a command, `text` is returned as it is.
+    """
+    if not in_actions() or not any(mark in text for mark in _COMMAND_MARKS):
+        return text
+    token = secrets.token_hex(16)
+    while token in text:  # only a text that quotes this very run's token could
+        token = secrets.token_hex(16)
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
 
 
 def _runner_file(variable: str) -> Path | None:
@@ -156,8 +186,29 @@ def mask_environment(variables: Mapping[str, str]) -> list[str]:
     return [name for name, value in variables.items() if mask_secret(name, value)]
 
 
+def markdown_code_block(text: str, language: str = "") -> str:
+    """A fenced code block that `text` cannot close: its fence is longer than any run of
+    backticks in the text, so nothing in it renders (no heading, link or HTML)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}\n"
+
+
+def markdown_inline(text: str) -> str:
+    """Foreign text inside a line of Markdown (a sentence, a table cell): one code span on
+    one line, which renders as the literal text. Escaping alone would not do: GitHub links
+    bare URLs and e-mail addresses even when their punctuation is escaped."""
+    flat = " ".join(text.splitlines()).strip()
+    if not flat:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    ticks = "`" * (longest + 1)
+    # One space inside each end is dropped by the parser; it lets the text touch a backtick.
+    return f"{ticks} {flat} {ticks}"
+
+
 def _cell(value: Any) -> str:
-    return _text(value).replace("|", "\\|").replace("\n", " ")
+    return " ".join(_text(value).splitlines()).replace("|", "\\|")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

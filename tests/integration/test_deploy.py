@@ -189,8 +189,8 @@ def test_an_unhealthy_web_rolls_back_api_web_and_worker_together(
     text = summary.read_text()
     assert "FAILED and rolled back" in text
     assert (
-        "**Rollback:** every moved service is back on its previous task definition "
-        "(api healthy, web healthy)"
+        "**Rollback:** ` every moved service is back on its previous task definition "
+        "(api healthy, web healthy) `"
     ) in text
     assert not lock_exists(environment, s3)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import signal
+import subprocess
+import sys
+
 from deploy_support import run_cli, write_config
+from hostile_http import hostile_server, trickle
 
 
 def verify(capsys, config, *args):
@@ -35,6 +41,18 @@ def test_an_unhealthy_service_fails_verification(capsys, sandbox, environment, t
     assert results["web"]["ok"] is False and results["web"]["status"] == 503
 
 
+def test_a_health_check_expecting_the_body_status_passes_on_the_sandbox_endpoints(
+    capsys, sandbox, environment, tmp_path
+):
+    services = copy.deepcopy(environment.shipline_config()["environments"]["sim"]["services"])
+    for key in ("api", "web"):
+        services[key]["health"] = {"url": services[key]["health"], "expect": {"status": "ok"}}
+    config = write_config(tmp_path, environment, services=services)
+    ran = verify(capsys, config, "--json")
+    assert ran.code == 0, ran.err
+    assert [r["ok"] for r in ran.json()["results"]] == [True, True]
+
+
 def test_verify_refuses_an_unknown_service_and_a_service_without_health(
     capsys, sandbox, environment, tmp_path
 ):
@@ -43,3 +61,36 @@ def test_verify_refuses_an_unknown_service_and_a_service_without_health(
     assert unknown.code == 2 and "not a service of 'sim'" in unknown.err
     none = verify(capsys, config, "--service", "worker")
     assert none.code == 2 and "nothing to verify" in none.err
+
+
+def test_sigterm_stops_verify_while_a_server_trickles_its_answer(sandbox, environment, tmp_path):
+    """One byte every 0.5 s for a minute: no read ever times out, and SIGTERM still ends
+    `shipline verify` at once (issue 12, finding 2)."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 120\r\n\r\n" + b"x" * 120
+    with hostile_server(trickle(answer, 0.5)) as server:
+        document = environment.shipline_config()["environments"]["sim"]
+        services = copy.deepcopy(document["services"])
+        services["api"]["health"] = server.url
+        services["web"].pop("health", None)
+        config = write_config(
+            tmp_path,
+            environment,
+            services=services,
+            health={"timeout": 300, "interval": 1, "successes": 1, "request_timeout": 5},
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shipline", "verify", "--config", str(config), "-e", "sim"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.connected.wait(30), "verify never asked for the health URL"
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=20)  # the trickle alone lasts 80 s
+        finally:
+            process.kill()
+            process.wait()
+        [connection] = server.connections
+    assert process.returncode == 1, err
+    assert "interrupted by SIGTERM" in err
+    assert not connection.completed

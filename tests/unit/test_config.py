@@ -162,3 +162,47 @@ def test_config_check_accepts_the_valid_file_and_reports_json():
     assert result.returncode == 0, result.stderr
     assert '"valid": true' in result.stdout
     assert '"production": [\n      "api",\n      "web",\n      "worker"' in result.stdout
+
+
+def _with_health(tmp_path: Path, health: object) -> Path:
+    import yaml
+
+    document = {
+        "version": 1,
+        "environments": {
+            "production": {
+                "cluster": "c",
+                "history": "s3://my-releases/shipline",
+                "services": {"api": {"health": health}},
+            }
+        },
+    }
+    target = tmp_path / "shipline.yml"
+    target.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return target
+
+
+def test_a_health_check_may_also_expect_fields_of_the_json_body(tmp_path):
+    url = "https://api.example.com/health/ready"
+    both = load_config(_with_health(tmp_path, {"url": url, "expect": {"status": "ok"}}))
+    api = both.environment("production").services["api"]
+    assert (api.health, dict(api.health_expect)) == (url, {"status": "ok"})
+    plain = load_config(_with_health(tmp_path, url)).environment("production").services["api"]
+    assert (plain.health, dict(plain.health_expect)) == (url, {})
+
+
+@pytest.mark.parametrize(
+    ("health", "problem"),
+    [
+        ({"expect": {"status": "ok"}}, "services.api.health: missing required key 'url'"),
+        ({"url": "nope"}, "services.api.health.url: expected a URL"),
+        ({"url": "https://a/h", "expect": {}}, "health.expect: expected at least one field"),
+        ({"url": "https://a/h", "expect": {"status": ["ok"]}}, "health.expect.status: expected a"),
+        ({"url": "https://a/h", "exepct": {"status": "ok"}}, "services.api.health.exepct: unknown"),
+        (5, "services.api.health: expected an object, got 5"),
+    ],
+)
+def test_a_wrong_health_check_is_refused_with_its_place(tmp_path, health, problem):
+    with pytest.raises(ConfigError) as refused:
+        load_config(_with_health(tmp_path, health))
+    assert any(problem in line for line in refused.value.problems), refused.value.problems

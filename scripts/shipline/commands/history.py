@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shipline import github
     from shipline.config import USES_HISTORY, load_environment
     from shipline.release.history import History
 
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         console.info(f"no releases recorded in {history.location}")
         return EXIT_OK
-    sys.stdout.write(render_table([row(record.to_dict()) for record in records]))
+    table = render_table([row(record.to_dict()) for record in records])
+    sys.stdout.write(github.command_proof(table.rstrip("\n")) + "\n")  # errors quote foreign text
     sys.stdout.flush()
     return EXIT_OK
 

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     github.append_summary(
         f"## shipline migrate `{environment.name}`: {'succeeded' if result.ok else 'FAILED'}\n\n"
         f"Task definition `{result.task_definition.rsplit('/', 1)[-1]}`, exit code "
-        f"{result.exit_code}" + (f" ({result.reason})" if result.reason else "") + "\n"
+        f"{result.exit_code}"
+        + (f" ({github.markdown_inline(github.mask_text(result.reason))})" if result.reason else "")
+        + "\n"
     )
     if args.json:
         console.emit_json({**outcome, "log_tail": list(result.log_tail)})

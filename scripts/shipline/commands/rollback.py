@@ -172,6 +172,6 @@ def summary_markdown(outcome: Outcome) -> str:
             f"{broke['holder']} since {broke['acquired_at']} (expires {broke['expires_at']})\n"
         )
     if record.error:
-        parts.append(f"**Error:** {record.error}\n")
+        parts.append(f"**Error:** {github.markdown_inline(github.mask_text(record.error))}\n")
     parts.append(f"Release `{record.release_id}`, record `{outcome.record_uri}`\n")
     return "\n".join(parts)

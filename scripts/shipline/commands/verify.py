@@ -36,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
         )
     chosen = args.service or list(environment.services)
     checks = [
-        HealthCheck(key, environment.services[key].health or "")
+        HealthCheck(
+            key,
+            environment.services[key].health or "",
+            environment.services[key].health_expect,
+        )
         for key in chosen
         if environment.services[key].health
     ]

@@ -657,7 +657,7 @@ class Deploy:
 
     def health_checks(self) -> list[HealthCheck]:
         return [
-            HealthCheck(key, run.service.health)
+            HealthCheck(key, run.service.health, run.service.health_expect)
             for key, run in self.runs.items()
             if run.service.health
         ]

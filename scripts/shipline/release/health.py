@@ -2,25 +2,42 @@
 
 All URLs are checked at once (one thread each), so verifying three services takes as long as
 the slowest one. A connection error or a non-2xx answer resets the count and is retried until
-the deadline; each request has its own timeout, so one hung request cannot eat the deadline.
+the deadline. Each request is bounded by the clock, not per read: connecting and the whole
+answer must fit in `request_timeout` (and in what is left of `timeout`), and a stop request
+ends it at once. A guard thread cuts the connection off for that, so a server that trickles
+bytes cannot keep a read blocked. At most BODY_LIMIT bytes of a body are read, and only when
+the check asserts fields of the JSON body (`expect`).
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
+import socket
+import ssl
+import threading
 import time
-from collections.abc import Callable, Iterable
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from shipline.config import HealthSettings
 from shipline.release.stopping import Interrupted, StopSignal
+
+BODY_LIMIT = 64 * 1024  # bytes of a health body read at most (docs/shipline-yml.md)
+GUARD_POLL = 0.05  # seconds between the guard's looks at the clock and the stop signal
+_SHOWN_VALUE = 60  # characters of a body value quoted in an error
 
 
 @dataclass(frozen=True)
 class HealthCheck:
     service: str  # the service key the URL checks
     url: str
+    expect: Mapping[str, Any] = field(default_factory=dict)  # JSON body field -> value
 
 
 @dataclass(frozen=True)
@@ -62,42 +79,30 @@ def _check_one(
     stop: StopSignal,
     report: Callable[[str], None],
 ) -> HealthResult:
-    import requests
-
     deadline = time.monotonic() + settings.timeout
     in_a_row = attempts = 0
     status: int | None = None
     error: str | None = None
-    with requests.Session() as session:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            attempts += 1
-            try:
-                answer = session.get(
-                    check.url,
-                    timeout=min(settings.request_timeout, remaining),
-                    allow_redirects=False,
-                )
-                status, error = answer.status_code, None
-                answer.close()
-            except requests.RequestException as exc:
-                status, error = None, _one_line(exc)
-            if status is not None and 200 <= status < 300:
-                in_a_row += 1
-                if in_a_row >= settings.successes:
-                    report(f"{check.service}: healthy ({check.url} answered {status} x{in_a_row})")
-                    return HealthResult(check.service, check.url, True, status, attempts)
-            else:
-                if in_a_row or attempts == 1:
-                    report(f"{check.service}: not healthy yet ({error or status})")
-                in_a_row = 0
-                error = error or f"HTTP {status}"
-            try:
-                stop.sleep(min(settings.interval, max(0.0, deadline - time.monotonic())))
-            except Interrupted:
-                break
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        attempts += 1
+        status, error = probe(check, min(settings.request_timeout, remaining), stop)
+        if error is None and status is not None and 200 <= status < 300:
+            in_a_row += 1
+            if in_a_row >= settings.successes:
+                report(f"{check.service}: healthy ({check.url} answered {status} x{in_a_row})")
+                return HealthResult(check.service, check.url, True, status, attempts)
+        else:
+            if in_a_row or attempts == 1:
+                report(f"{check.service}: not healthy yet ({error or status})")
+            in_a_row = 0
+            error = error or f"HTTP {status}"
+        try:
+            stop.sleep(min(settings.interval, max(0.0, deadline - time.monotonic())))
+        except Interrupted:
+            break
     reason = error or f"HTTP {status}"
     report(f"{check.service}: UNHEALTHY after {attempts} attempts: {reason} ({check.url})")
     return HealthResult(
@@ -108,6 +113,169 @@ def _check_one(
         attempts,
         f"not {settings.successes} 2xx answers in a row within {settings.timeout:g}s: {reason}",
     )
+
+
+def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | None, str | None]:
+    """One GET within `seconds` of wall-clock time: (status, None) when the answer is healthy
+    or not 2xx, (status or None, why) when it failed otherwise."""
+    connection, target, headers = _request_for(check.url, seconds)
+    guard = _Guard(time.monotonic() + seconds, stop)
+    late = f"timed out: no complete answer within {round(seconds, 1):g}s"
+    connection._create_connection = guard.connect  # type: ignore[attr-defined]
+    watcher = threading.Thread(target=guard.watch, name="health-guard", daemon=True)
+    watcher.start()
+    status: int | None = None
+    try:
+        connection.request("GET", target, headers=headers)
+        answer = connection.getresponse()
+        status = answer.status
+        if not check.expect or not 200 <= status < 300:
+            return status, None
+        body = answer.read(BODY_LIMIT + 1)
+        if guard.cut:  # a cut connection ends a read early, without an error
+            return status, "stopped" if guard.stopped else late
+        return status, body_problem(body, check.expect)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if guard.stopped:
+            return status, "stopped"
+        if guard.cut or isinstance(exc, TimeoutError):
+            return status, late
+        return status, _one_line(exc)
+    finally:
+        guard.finish()
+        connection.close()
+
+
+def _request_for(
+    url: str, seconds: float
+) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """The connection, request target and headers for a GET of `url`: through the proxy that
+    HTTP_PROXY / HTTPS_PROXY name, unless NO_PROXY exempts the host (as requests does)."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    host, port = parts.hostname or "", parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"User-Agent": "shipline", "Accept": "*/*"}
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        credentials = {}
+        if via.username:
+            pair = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
+            credentials["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        host_of_proxy, port_of_proxy = via.hostname or "", via.port or 80
+        if not secure:  # a plain request names the whole URL to the proxy
+            plain = http.client.HTTPConnection(host_of_proxy, port_of_proxy, timeout=seconds)
+            return plain, url, {**headers, **credentials}
+        tunnel = http.client.HTTPSConnection(
+            host_of_proxy, port_of_proxy, timeout=seconds, context=ssl.create_default_context()
+        )
+        tunnel.set_tunnel(host, port, headers=credentials)  # TLS to `host` inside CONNECT
+        return tunnel, target, headers
+    if secure:
+        direct = http.client.HTTPSConnection(
+            host, port, timeout=seconds, context=ssl.create_default_context()
+        )
+        return direct, target, headers
+    return http.client.HTTPConnection(host, port, timeout=seconds), target, headers
+
+
+def body_problem(body: bytes, expect: Mapping[str, Any]) -> str | None:
+    """Why a 2xx body does not say healthy: it must be a JSON object (within BODY_LIMIT bytes)
+    whose fields have the expected values. None when it does."""
+    if len(body) > BODY_LIMIT:
+        return f"body over {BODY_LIMIT // 1024} KiB, not read"
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(document, dict):
+        return "body is not a JSON object"
+    for name, wanted in expect.items():
+        if name not in document:
+            return f"body has no {json.dumps(name)}"
+        found = document[name]
+        if found != wanted or type(found) is not type(wanted):
+            return f"body {json.dumps(name)} is {_shown(found)}, expected {_shown(wanted)}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A body value quoted on one line, cut short (it is the server's text, not ours)."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 3] + "..."
+
+
+class _Guard:
+    """Cuts one request's connection off at its deadline or on a stop request.
+
+    The connection's socket is shut down from this thread, which ends a read or connect
+    blocked in the checking thread at once, however slowly the server sends.
+    """
+
+    def __init__(self, deadline: float, stop: StopSignal) -> None:
+        self.deadline = deadline
+        self.stop = stop
+        self.cut = self.stopped = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: dict[int, tuple[int, int]] = {}  # descriptor -> (family, type)
+
+    def connect(
+        self,
+        address: tuple[str, int],
+        timeout: float | None = None,
+        source_address: tuple[str, int] | None = None,
+    ) -> socket.socket:
+        """socket.create_connection, with every socket known to the guard before it connects."""
+        host, port = address
+        problem: OSError | None = None
+        for family, kind, proto, _name, where in socket.getaddrinfo(
+            host, port, 0, socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            descriptor = sock.fileno()
+            with self._lock:
+                self._sockets[descriptor] = (family, kind)
+            try:
+                if self.cut:
+                    raise TimeoutError("deadline passed before connecting")
+                sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(where)
+                return sock
+            except OSError as exc:
+                problem = exc
+                with self._lock:  # a closed descriptor may be reused by another socket
+                    del self._sockets[descriptor]
+                sock.close()
+        raise problem or OSError(f"{host} has no address")
+
+    def watch(self) -> None:
+        while not self._done.wait(GUARD_POLL):
+            if self.stop.is_set() or time.monotonic() >= self.deadline:
+                self._cut_off()
+                return
+
+    def finish(self) -> None:
+        """The request is over: the guard must not touch its sockets any more."""
+        with self._lock:
+            self._done.set()
+
+    def _cut_off(self) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.stopped = self.stop.is_set()
+            self.cut = True
+            for descriptor, (family, kind) in self._sockets.items():
+                # TLS detaches the socket object from its descriptor: shut a duplicate of it.
+                try:
+                    with socket.fromfd(descriptor, family, kind) as duplicate:
+                        duplicate.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def _one_line(exc: Exception) -> str:

@@ -520,7 +520,11 @@ def _move_wait_verify(
             return
         if verify:
             checks = [
-                HealthCheck(key, environment.services[key].health or "")
+                HealthCheck(
+                    key,
+                    environment.services[key].health or "",
+                    environment.services[key].health_expect,
+                )
                 for key in sorted(record.services)
                 if environment.services[key].health
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shipline.github import markdown_table, mask_text
+from shipline.github import markdown_code_block, markdown_inline, markdown_table, mask_text
 from shipline.release.rollout import short_name
 
 if TYPE_CHECKING:
@@ -36,13 +36,13 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
     if result.release_id:
         lines.append(f"Release `{result.release_id}`, exit code {result.exit_code}.")
     if result.error:
-        lines.append(f"\n**Why:** {mask_text(result.error)}")
+        lines.append(f"\n**Why:** {markdown_inline(mask_text(result.error))}")
     if result.terraform and result.terraform.get("changes"):
         lines.append(
             f"\n**Terraform changed within this release** ({result.terraform.get('status')}):\n"
         )
         lines += [
-            f"- `{mask_text(change['address'])}`: {change['action']}"
+            f"- {markdown_inline(mask_text(change['address']))}: {change['action']}"
             for change in result.terraform["changes"]
         ]
     if result.skipped_checks:
@@ -55,7 +55,7 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
             short_name(run.previous_task_definition),
             short_name(run.new_task_definition) if run.new_task_definition else "-",
             f"`{mask_text(run.image)}`",
-            run.result,
+            markdown_inline(run.result),  # may quote AWS errors and health bodies
         ]
         for key, run in result.services.items()
     ]
@@ -70,12 +70,12 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
         migration = result.migration
         lines.append(
             f"**Migration:** exit code {migration.exit_code}"
-            + (f" ({mask_text(migration.reason)})" if migration.reason else "")
+            + (f" ({markdown_inline(mask_text(migration.reason))})" if migration.reason else "")
         )
         if migration.log_tail:
-            lines += ["", "<details><summary>last log lines</summary>", "", "```"]
-            lines += [mask_text(line) for line in migration.log_tail]
-            lines += ["```", "</details>"]
+            tail = "\n".join(mask_text(line) for line in migration.log_tail)
+            lines += ["", "<details><summary>last log lines</summary>", ""]
+            lines += [markdown_code_block(tail), "</details>"]
         lines.append("")
     if result.health:
         health_rows = [
@@ -87,9 +87,9 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
             markdown_table(["service", "url", "result", "status", "attempts"], health_rows)
         )
     if result.rollback:
-        lines.append(f"**Rollback:** {result.rollback}\n")
+        lines.append(f"**Rollback:** {markdown_inline(mask_text(result.rollback))}\n")
     if result.diff:
-        lines += ["**Dry run:**", "", "```diff", *result.diff, "```", ""]
+        lines += ["**Dry run:**", "", markdown_code_block("\n".join(result.diff), "diff")]
     if result.record_uri:
         link = result.record_link or result.record_uri
         lines.append(f"**Record:** [{result.record_uri}]({link})")
