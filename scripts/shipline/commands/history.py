@@ -22,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shipline import github
     from shipline.config import USES_HISTORY, load_environment
     from shipline.release.history import History
 
