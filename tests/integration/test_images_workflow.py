@@ -30,6 +30,7 @@ def test_least_privilege_per_job():
         "build-ecr": {"contents": "read", "id-token": "write"},
         "build-other": {"contents": "read"},
         "summary": {},
+        "tests": {"contents": "read"},
         "deploy": {"contents": "read", "id-token": "write"},
     }
     # Each build job runs only for its registry kind, over the plan's matrix.
@@ -47,7 +48,9 @@ def test_least_privilege_per_job():
 def test_dispatch_inputs_and_tag_trigger():
     triggers = workflow()[True]  # PyYAML reads `on:` as True
     inputs = triggers["workflow_dispatch"]["inputs"]
-    assert inputs["registry"]["default"] == "ghcr.io"
+    # Empty defaults: the repository's SHIPLINE_REGISTRY/SHIPLINE_IMAGE_PREFIX apply (what each
+    # resolves to is played with GitHub's engine in tests/actions/test_workflow_runs.py).
+    assert inputs["registry"]["default"] == ""
     assert inputs["image_prefix"]["default"] == ""
     assert triggers["push"] == {"tags": ["v*"]}
 
@@ -119,7 +122,7 @@ def test_summary_fails_without_digests(tmp_path):
 
 def test_the_deploy_gets_this_runs_digests():
     deploy = workflow()["jobs"]["deploy"]
-    assert deploy["needs"] == "summary"
+    assert deploy["needs"] == ["summary", "tests"]
     assert deploy["with"] == {
         "environment": "${{ vars.RELEASE_ENVIRONMENT || 'production' }}",
         "api_image": "${{ needs.summary.outputs.api_image }}",

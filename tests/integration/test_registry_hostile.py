@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from actions.runner import parse_command_file
 from registry_fixtures import TokenServer, htpasswd_file, push_image, start_registry
 
 from shipline.cli import main
@@ -283,7 +284,9 @@ def test_a_malformed_digest_is_refused_and_nothing_is_pinned(capsys, monkeypatch
         code, out, err = resolve(capsys, f"api={registry.host}/acme/api:v1")
     assert code == 2
     assert out == ""
-    assert not outputs.exists() or outputs.read_text() == ""
+    # The only step output is shipline's own exit code: no image reference is published.
+    published = parse_command_file(outputs.read_text()) if outputs.exists() else {}
+    assert published == {"exit-code": "2"}
     assert not (tmp_path / "summary.md").exists()
     assert "not a sha256 digest" in one_error_line(err)
     assert "::add-mask::" not in err and "::stop-commands::" not in err
