@@ -23,7 +23,7 @@ EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 # read from the cdktf wheel generated from hashicorp/aws 5.100.0; the index is kept in .venv.
 PROVIDER_SCHEMA := $(VENV)/provider-schema/aws-5.100.0.json
 
-.PHONY: demo test lint pytest clean checkov-venv bench lock provider-schema
+.PHONY: demo test lint pytest clean checkov-venv bench lock provider-schema system-packages
 
 # requirements.lock: shipline's runtime dependencies (and its build backend), every version
 # pinned with its hashes, for Python 3.11+ on every platform. setup-shipline installs exactly
@@ -91,7 +91,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP) $(PROVIDER_SCHEMA)
+# Debian packages some tests use (a real registry, htpasswd, jq, Node.js): installed when
+# missing as root, otherwise the one command to run is printed.
+system-packages:
+	bash tests/system-packages.sh
+
+pytest: system-packages $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP) $(PROVIDER_SCHEMA)
 	$(BIN)/pytest
 
 clean:
