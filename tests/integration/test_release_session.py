@@ -174,7 +174,7 @@ def test_the_lock_is_held_from_before_apply_and_a_refused_deploy_says_what_terra
     assert result["terraform"]["status"] == "applied"
     text = summary.read_text()
     assert "Terraform changed within this release" in text
-    assert "`aws_security_group_rule.api_ingress`: update" in text
+    assert "` aws_security_group_rule.api_ingress `: update" in text
     # One record for the whole release, ended; the lock is free; no service moved.
     [record] = records(environment, s3)
     assert record["status"] == "failed" and record["finished_at"]
