@@ -1,8 +1,9 @@
 """Terraform: what a plan would do, whether applying it could lose data, and the CLI wrapper.
 
 The plan analysis is pure: it reads the JSON of `terraform show -json PLANFILE` (Terraform's
-documented plan representation, `resource_changes[].change.actions`) and decides. The wrapper
-builds terraform command lines as data, and `run` is the only code here that starts a process.
+documented plan representation: `resource_changes[].change.actions`, `applyable`) and decides.
+The wrapper builds terraform command lines as data, and `run` is the only code here that starts
+a process.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class PlanAnalysis:
     allowed: tuple[ResourceChange, ...]  # stateful deletes/replaces named by --allow-destroy
     blocked: tuple[ResourceChange, ...]  # stateful deletes/replaces nobody allowed
     unused_allows: tuple[str, ...] = field(default=())  # --allow-destroy naming no such change
+    has_changes: bool = True  # applying it changes something (see `plan_has_changes`)
 
     @property
     def refused(self) -> bool:
@@ -115,6 +117,7 @@ class PlanAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "has_changes": self.has_changes,
             "counts": self.counts,
             "refused": self.refused,
             "changes": [_change_dict(change) for change in self.changes],
@@ -150,7 +153,39 @@ def parse_plan(text: str, source: str = "plan") -> dict[str, Any]:
         )
     if not isinstance(plan.get("resource_changes", []), list):
         raise UsageError(f"{source}: resource_changes is not a list")
+    if plan.get("errored") is True:
+        raise UsageError(
+            f"{source}: the plan is incomplete: Terraform failed while planning; nothing applied"
+        )
     return plan
+
+
+def plan_has_changes(plan: Mapping[str, Any]) -> bool:
+    """Whether applying `plan` changes anything (resources, root outputs or the state).
+
+    Terraform's own verdict decides: `applyable` (plan JSON of Terraform 1.8+) is false exactly
+    when `terraform plan -detailed-exitcode` exits 0. A normal plan is applyable when a resource
+    has an action other than no-op, moves, is imported, or a root output changes (an apply is
+    what writes new output values into the state); drift found by the refresh is not applied.
+    A `-refresh-only` plan is applyable when the refresh changed the state. Read from the saved
+    plan, the verdict holds for `--plan-file` too. A plan without `applyable` (older Terraform),
+    or one that lists a change all the same, is applied: Terraform then decides.
+    """
+    if plan.get("applyable") is not False:
+        return True
+    for entry in plan.get("resource_changes", []):
+        change = entry.get("change", {})
+        if change.get("actions") != ["no-op"] or entry.get("previous_address"):
+            return True
+        if change.get("importing"):
+            return True
+    outputs = plan.get("output_changes") or {}
+    if not isinstance(outputs, Mapping):
+        return True
+    return any(
+        not isinstance(output, Mapping) or output.get("actions") != ["no-op"]
+        for output in outputs.values()
+    )
 
 
 def action_kind(actions: Sequence[str]) -> str:
@@ -206,7 +241,7 @@ def analyze_plan(
     blocked = tuple(c for c in losing if _base_address(c.address) not in allowed_addresses)
     named = {_base_address(change.address) for change in losing}
     unused = tuple(address for address in allowed_addresses if address not in named)
-    return PlanAnalysis(tuple(changes), allowed, blocked, unused)
+    return PlanAnalysis(tuple(changes), allowed, blocked, unused, plan_has_changes(plan))
 
 
 def _base_address(address: str) -> str:
@@ -251,14 +286,27 @@ def summary_markdown(analysis: PlanAnalysis, title: str = "Terraform plan") -> s
             lines.append(
                 f"| `{symbol}` | `{change.address}` | {change.action} | {'; '.join(note)} |"
             )
+    elif analysis.has_changes:
+        lines.append(_NO_RESOURCE_CHANGES)
     else:
         lines.append("No changes.")
     return "\n".join(lines) + "\n"
 
 
+# A plan Terraform calls applyable (or that does not say) with no resource action listed.
+_NO_RESOURCE_CHANGES = (
+    "No resource changes; applying it may still change outputs or the state "
+    "(moved or imported resources, a refresh-only plan's drift)."
+)
+
+
 def summary_text(analysis: PlanAnalysis) -> list[str]:
     """The same report as plain lines for the log."""
+    if not analysis.has_changes:
+        return ["plan: no changes"]
     lines = [f"plan: {analysis.headline()}"]
+    if not analysis.changes:
+        lines.append(f"  {_NO_RESOURCE_CHANGES}")
     for change in analysis.changes:
         flag = ""
         if change.loses_data:

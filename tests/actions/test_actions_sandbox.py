@@ -382,6 +382,22 @@ def test_terraform_apply_hands_on_the_web_apps_url(terraform_job, app_public_url
     assert done.outputs["app-url"] == expected
 
 
+def test_terraform_apply_skips_the_apply_of_a_plan_that_changes_nothing(terraform_job):
+    env, workspace, log = terraform_job
+    nothing = json.loads(
+        plan_json(('aws_ecs_task_definition.this["api"]', "aws_ecs_task_definition", ["no-op"]))
+    )
+    env["TERRAFORM_PLAN_JSON"] = json.dumps({**nothing, "applyable": False})
+    done = run_action(ACTIONS / "terraform-apply", {}, env=env, workspace=workspace)
+    assert done.exit_code == 0, done.log
+    commands = [next(a for a in call if not a.startswith("-")) for call in terraform_calls(log)]
+    assert commands == ["init", "plan", "show", "show", "output"]  # no terraform apply
+    assert "no changes: apply skipped" in done.step("apply").log
+    assert done.step("plan").outputs["has_changes"] == "false"
+    # The outputs are exported all the same, for the deploy after it.
+    assert done.outputs["task-definitions"] == f"api={ARN.format('api')}\nweb={ARN.format('web')}"
+
+
 def test_terraform_apply_refuses_to_destroy_the_database(terraform_job):
     env, workspace, log = terraform_job
     env["TERRAFORM_PLAN_JSON"] = plan_json(

@@ -217,6 +217,42 @@ def test_a_session_deploy_adopts_the_lock_and_record_and_moves_the_services(
     assert not lock_exists(environment, s3)
 
 
+def test_a_plan_that_changes_nothing_is_not_applied_and_the_record_says_unchanged(
+    capsys, sandbox, environment, job, s3, ecs, monkeypatch
+):
+    config, blueprint, during = job
+    # What Terraform writes for a plan with nothing to do: every action no-op, not applyable.
+    nothing = json.loads(plan_json([(a, t, ["no-op"]) for a, t, _ in CHANGES]))
+    monkeypatch.setenv("STANDIN_PLAN_JSON", json.dumps({**nothing, "applyable": False}))
+    before = running_task_definitions(environment, ecs)
+    release_id = acquire(capsys, config)
+
+    applied = apply(capsys, config, blueprint, release_id)
+
+    assert applied.code == 0, applied.err
+    assert not during.exists()  # terraform apply never ran
+    assert applied.err.count("no changes: apply skipped") == 1
+    [record] = records(environment, s3)
+    assert record["terraform"] == {"status": "unchanged", "changes": []}
+    assert lock_exists(environment, s3)  # still the release's, for its deploy step
+    # Terraform changed nothing: a deploy refused in its preflight left all as it was (exit 2).
+    missing = environment.task_definitions["api"].rsplit(":", 1)[0] + ":999"
+    ran = cli(
+        capsys,
+        config,
+        "deploy",
+        "-e",
+        "sim",
+        "--release-id",
+        release_id,
+        "--task-definition",
+        f"api={missing}",
+    )
+    assert ran.code == 2, ran.err
+    assert "Terraform" not in ran.err
+    assert running_task_definitions(environment, ecs) == before
+
+
 def test_a_session_deploy_is_refused_when_its_release_does_not_hold_the_lock(
     capsys, sandbox, environment, job, s3, ecs
 ):

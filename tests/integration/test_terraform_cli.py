@@ -115,6 +115,12 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def step_outputs(path: Path) -> dict[str, str]:
+    from actions.runner import parse_command_file  # GITHUB_OUTPUT as the runner reads it
+
+    return parse_command_file(path.read_text())
+
+
 def test_plan_passes_arguments_and_keeps_stdout_for_json(terraform):
     result = terraform.run(
         "plan",
@@ -301,3 +307,50 @@ def test_plan_replacing_log_groups_queues_and_parameters_exits_2(terraform):
     assert "aws_cloudwatch_log_group.flow_logs (replace)" in line
     assert "aws_ssm_parameter.feature_flags (delete)" in line
     assert "aws_ecs_task_definition" not in line
+
+
+def test_apply_of_a_plan_that_changes_nothing_skips_terraform_apply(terraform):
+    terraform.plan_json = PLANS / "no-changes.json"
+    github_output = terraform.root / "github-output"
+    result = terraform.run(
+        "apply", "--json", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(github_output)
+    )
+    assert result.returncode == 0, result.stderr
+    assert terraform.commands() == ["init", "plan", "show"]  # terraform apply never ran
+    assert result.stderr.count("no changes: apply skipped") == 1
+    report = json.loads(result.stdout)
+    assert (report["applied"], report["has_changes"]) == (False, False)
+    assert step_outputs(github_output)["has_changes"] == "false"
+
+
+def test_apply_of_a_saved_plan_that_changes_nothing_skips_terraform_apply(terraform):
+    terraform.plan_json = PLANS / "no-changes.json"
+    (terraform.root / "reviewed.tfplan").write_text("binary plan")
+    result = terraform.run("apply", "--plan-file", "reviewed.tfplan", "--no-init")
+    assert result.returncode == 0, result.stderr
+    assert terraform.commands() == ["show"]
+    assert "no changes: apply skipped" in result.stderr
+
+
+def test_apply_of_a_plan_that_changes_only_outputs_applies_it(terraform):
+    terraform.plan_json = PLANS / "outputs-only.json"
+    result = terraform.run("apply", "--json")
+    assert result.returncode == 0, result.stderr
+    assert terraform.commands() == ["init", "plan", "show", "apply"]
+    assert "apply skipped" not in result.stderr
+    report = json.loads(result.stdout)
+    assert (report["applied"], report["has_changes"]) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("plan", "has_changes"), [("no-changes.json", "false"), ("release.json", "true")]
+)
+def test_plan_says_whether_the_plan_changes_anything(terraform, plan, has_changes):
+    terraform.plan_json = PLANS / plan
+    github_output = terraform.root / "github-output"
+    result = terraform.run(
+        "plan", "--json", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(github_output)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["has_changes"] is (has_changes == "true")
+    assert step_outputs(github_output)["has_changes"] == has_changes

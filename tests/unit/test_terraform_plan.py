@@ -125,6 +125,85 @@ def test_no_changes():
     assert "No changes." in tf.summary_markdown(analysis)
 
 
+# Whether a plan changes anything is Terraform's own verdict, `applyable` (Terraform >= 1.8):
+# false exactly when `terraform plan -detailed-exitcode` exits 0 (internal/terraform/
+# context_plan.go: a normal plan is applyable when its changes are not empty, i.e. some resource
+# action other than no-op, a move, an import or a root output change; a -refresh-only plan when
+# the refresh changed the state).
+NO_OP = {
+    "address": "aws_vpc.main",
+    "mode": "managed",
+    "type": "aws_vpc",
+    "change": {"actions": ["no-op"]},
+}
+DRIFT = {
+    "address": 'aws_ecs_service.this["api"]',
+    "mode": "managed",
+    "type": "aws_ecs_service",
+    "change": {"actions": ["update"]},
+}
+
+
+def plan(**fields) -> dict:
+    return {"format_version": "1.2", "resource_changes": [NO_OP], **fields}
+
+
+def test_a_plan_terraform_does_not_call_applyable_changes_nothing():
+    analysis = tf.analyze_plan(load("no-changes.json"))
+    assert analysis.has_changes is False
+    assert analysis.to_dict()["has_changes"] is False
+    assert tf.summary_text(analysis) == ["plan: no changes"]
+    unchanged_output = {"cluster_name": {"actions": ["no-op"]}}
+    assert not tf.analyze_plan(plan(applyable=False, output_changes=unchanged_output)).has_changes
+
+
+def test_a_plan_that_changes_only_outputs_changes_something():
+    # No resource changes, but applying it writes the new output values into the state.
+    analysis = tf.analyze_plan(load("outputs-only.json"))
+    assert analysis.changes == ()
+    assert analysis.has_changes is True
+    assert "No changes." not in tf.summary_markdown(analysis)
+    assert "outputs" in tf.summary_markdown(analysis)
+
+
+def test_drift_in_a_normal_plan_changes_nothing_but_a_refresh_only_plan_applies_it():
+    # Terraform does not apply the drift a normal plan found (ignore_changes, e.g. the services'
+    # desired_count); a -refresh-only plan exists to record it, and says applyable.
+    assert tf.analyze_plan(plan(resource_drift=[DRIFT], applyable=False)).has_changes is False
+    refresh_only = plan(resource_changes=[], resource_drift=[DRIFT], applyable=True)
+    assert tf.analyze_plan(refresh_only).has_changes is True
+
+
+def test_a_plan_without_terraforms_verdict_is_applied_as_before():
+    # Terraform < 1.8 writes no `applyable`: nothing to decide on, so the plan is applied.
+    assert tf.analyze_plan(plan()).has_changes is True
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        {"resource_changes": [DRIFT]},
+        {"resource_changes": [dict(NO_OP, previous_address="aws_vpc.old")]},
+        {
+            "resource_changes": [
+                dict(NO_OP, change={"actions": ["no-op"], "importing": {"id": "vpc-1"}})
+            ]
+        },
+        {"resource_changes": [dict(NO_OP, mode="data", change={"actions": ["read"]})]},
+        {"output_changes": {"api_url": {"actions": ["create"]}}},
+    ],
+)
+def test_a_plan_that_says_not_applyable_but_lists_a_change_is_applied(listed):
+    # Never skip what the plan itself lists: Terraform then decides (and refuses a bad plan).
+    assert tf.analyze_plan(plan(applyable=False, **listed)).has_changes is True
+
+
+def test_a_plan_that_errored_is_refused():
+    text = json.dumps(plan(applyable=False, errored=True))
+    with pytest.raises(UsageError, match="Terraform failed while planning"):
+        tf.parse_plan(text, source="saved.json")
+
+
 def test_no_type_that_holds_data_is_listed_as_disposable():
     table = tf.disposable_types()
     for rtype in [

@@ -3,7 +3,9 @@
 `plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
 nothing applied) a plan that deletes or replaces a resource that may hold data (any type not
 listed in schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS`
-names it. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
+names it. A plan that changes nothing (Terraform's `applyable: false`, see
+`shipline.terraform.plan_has_changes`) is not applied: `apply` says so and exits 0, sparing the
+apply's refresh. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
 Plan and apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
 with the lock's ID and `terraform force-unlock`. A signal to shipline is passed on to
 terraform (see `shipline.terraform.run`).
@@ -170,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(analysis.refusal())
     if args.action == "plan":
         return EXIT_OK
+    if not analysis.has_changes:
+        return _skip_apply(args, environment, analysis, plan_file)
     if environment is not None:
         from shipline.release import session
 
@@ -197,6 +201,24 @@ def run(args: argparse.Namespace) -> int:
     console.info("terraform apply: done")
     if args.json:
         console.emit_json(_result(analysis, plan_file, applied=True))
+    return EXIT_OK
+
+
+def _skip_apply(
+    args: argparse.Namespace,
+    environment: Environment | None,
+    analysis: tf.PlanAnalysis,
+    plan_file: Path,
+) -> int:
+    """The plan changes nothing: no `terraform apply` (its refresh would be time for nothing);
+    a release session records that Terraform left the environment unchanged."""
+    if environment is not None:
+        from shipline.release import session
+
+        session.apply_skipped(environment, args.release_id)
+    console.info("no changes: apply skipped")
+    if args.json:
+        console.emit_json(_result(analysis, plan_file, applied=False))
     return EXIT_OK
 
 
@@ -268,6 +290,7 @@ def _report(
         {
             "plan_file": str(plan_file),
             "refused": analysis.refused,
+            "has_changes": analysis.has_changes,
             **{f"to_{name}": count for name, count in analysis.counts.items()},
         }
     )

@@ -196,6 +196,16 @@ def before_apply(
     """Before `terraform apply`: the lock must still be `release_id`'s (LockedError, exit 2,
     nothing applied, when it is not); renew it for Terraform and the deploy after it, and
     record the changes the apply is about to make (status applying: a crash leaves a trace)."""
+    _renew_and_record(environment, release_id, terraform_entry("applying", changes))
+
+
+def apply_skipped(environment: Environment, release_id: str) -> None:
+    """The plan changes nothing, so no `terraform apply`: the lock must still be `release_id`'s
+    (renewed for the deploy after it); the record says Terraform left all unchanged."""
+    _renew_and_record(environment, release_id, terraform_entry("unchanged", ()))
+
+
+def _renew_and_record(environment: Environment, release_id: str, entry: dict[str, Any]) -> None:
     from shipline.errors import LockedError
     from shipline.release.history import LockLostError
 
@@ -204,7 +214,7 @@ def before_apply(
         lock.renew(release_id, session_ttl_seconds(environment))
     except LockLostError as exc:
         raise LockedError(exc.message) from None
-    record.terraform = terraform_entry("applying", changes)
+    record.terraform = entry
     history.update(record)
 
 
