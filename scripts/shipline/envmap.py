@@ -16,6 +16,7 @@ from typing import Any
 
 from shipline import github
 from shipline.envinventory import Default, Inventory, Variable, condition_holds, load_inventory
+from shipline.envrules import host_allowed, parse_list, url_host
 from shipline.errors import UsageError
 
 _URL_FORMATS = {"url", "https_url"}
@@ -39,6 +40,8 @@ class MappedVariable:
 
 def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, TerraformOutput]:
     """`terraform output -json` text -> outputs by name; UsageError (one line) when malformed."""
+    if not text.strip():
+        raise UsageError(f"{source}: empty; expected `terraform output -json`")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -75,9 +78,12 @@ def _text(name: str, value: Any, source: str) -> str | None:
 
 
 def env_from_terraform(
-    outputs: Mapping[str, TerraformOutput], inventory: Inventory | None = None
+    outputs: Mapping[str, TerraformOutput],
+    inventory: Inventory | None = None,
+    source: str = "outputs",
 ) -> list[MappedVariable]:
-    """Every variable Terraform sets, in inventory order; unset ones are left out."""
+    """Every variable Terraform sets, in inventory order; unset ones are left out. Outputs
+    that set no variable at all (`{}` before the first apply) are a UsageError."""
     inventory = inventory or load_inventory()
     resolved: dict[str, MappedVariable | None] = {}
 
@@ -103,7 +109,39 @@ def env_from_terraform(
                 "https://app.example.com"
             )
     mapped = [resolve(var) for var in inventory.variables if var.set_by_terraform]
-    return [item for item in mapped if item is not None]
+    found = [item for item in mapped if item is not None]
+    if not any(item.source.startswith("output ") for item in found):
+        # `terraform output -json` prints {} before the first apply (or for another directory).
+        wanted = ", ".join(inventory.terraform_output_names()[:3])
+        raise UsageError(
+            f"{source}: no output sets an app variable (expected {wanted}, ...); run "
+            "`terraform output -json` in the blueprint's directory after `terraform apply`"
+        )
+    return _with_covered_hosts(found, inventory)
+
+
+def _with_covered_hosts(found: list[MappedVariable], inventory: Inventory) -> list[MappedVariable]:
+    """A host list (ALLOWED_HOSTS) gets the hosts of the URLs it must cover that it lacks, as
+    the blueprint derives it; the checker refuses one that misses them."""
+    by_name = {item.name: item for item in found}
+    for var in inventory.variables:
+        if not var.covers_hosts_of:
+            continue
+        present = by_name.get(var.name)
+        hosts = parse_list(present.value) if present else []
+        added = []
+        for url_name in var.covers_hosts_of:
+            url = by_name.get(url_name)
+            host = url_host(url.value) if url else None
+            if host and not host_allowed(host, hosts):
+                hosts.append(host)
+                added.append(url_name)
+        if added:
+            source = (present.source + " + " if present else "") + "hosts of " + ", ".join(added)
+            sensitive = bool(present and present.sensitive)
+            by_name[var.name] = MappedVariable(var.name, ",".join(hosts), sensitive, source)
+    order = [var.name for var in inventory.variables]
+    return sorted(by_name.values(), key=lambda item: order.index(item.name))
 
 
 def _resolve(
