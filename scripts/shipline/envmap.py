@@ -26,8 +26,9 @@ _SAFE_BARE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
 @dataclass(frozen=True)
 class TerraformOutput:
     name: str
-    value: str | None
+    value: str | None  # None: null, or a list/object (`structured`)
     sensitive: bool
+    structured: bool = False  # a list or an object: no variable can take it
 
 
 @dataclass(frozen=True)
@@ -56,25 +57,24 @@ def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, Ter
             raise UsageError(
                 f"{source}: output {name!r} has no `value`; expected `terraform output -json`"
             )
+        value = entry["value"]
         outputs[name] = TerraformOutput(
             name=name,
-            value=_text(name, entry["value"], source),
+            value=_text(value),
             sensitive=bool(entry.get("sensitive", False)),
+            structured=isinstance(value, list | dict),
         )
     return outputs
 
 
-def _text(name: str, value: Any, source: str) -> str | None:
-    if value is None:
-        return None
+def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
         return value
-    kind = "a list" if isinstance(value, list) else "an object"
-    raise UsageError(f"{source}: output {name!r} is {kind}; a variable needs a single value")
+    return None  # null, or a list/object (the blueprint outputs subnets, ...: not variables)
 
 
 def env_from_terraform(
@@ -101,6 +101,12 @@ def env_from_terraform(
         var = inventory.get(name)
         return resolve(var) if var is not None and var.set_by_terraform else None
 
+    for name in inventory.terraform_output_names():
+        read = outputs.get(name)
+        if read is not None and read.structured:
+            raise UsageError(
+                f"{source}: output {name!r} is a list or an object; a variable needs a single value"
+            )
     for var in inventory.variables:
         derived = output(var.terraform_fallback_output or "")
         if derived and var.format in _URL_FORMATS and "://" not in (derived.value or ""):

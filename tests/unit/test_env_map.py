@@ -196,13 +196,13 @@ def test_values_that_are_not_text():
         ("[1, 2]", "expected a JSON object"),
         ('{"environment": "production"}', "has no `value`"),
         ('{"environment": {"type": "string"}}', "has no `value`"),
-        ('{"region": {"value": ["a", "b"]}}', "is a list"),
-        ('{"region": {"value": {"a": 1}}}', "is an object"),
+        ('{"region": {"value": ["a", "b"]}}', "is a list or an object"),
+        ('{"region": {"value": {"a": 1}}}', "is a list or an object"),
     ],
 )
 def test_a_bad_outputs_file_is_one_line(text, reason):
     with pytest.raises(UsageError) as raised:
-        parse_terraform_outputs(text, "outputs.json")
+        env_from_terraform(parse_terraform_outputs(text, "outputs.json"), source="outputs.json")
     assert raised.value.message.startswith("outputs.json: ")
     assert reason in raised.value.message
     assert "\n" not in raised.value.message
@@ -254,3 +254,17 @@ def test_github_env_blocks_use_delimiters_that_survive_newlines():
     assert name == "PEM" and delimiter.startswith("ghadelimiter_") and tail == delimiter
     assert [value_one, value_two, value_three] == ["-----BEGIN-----", "abc", "-----END-----"]
     assert end == ""
+
+
+def test_list_and_object_outputs_no_variable_reads_are_ignored():
+    # The blueprint outputs private_subnet_ids (a list) next to the app's values.
+    document = {
+        "environment": {"value": "staging", "type": "string"},
+        "private_subnet_ids": {"value": ["subnet-1", "subnet-2"], "type": ["list", "string"]},
+        "tags": {"value": {"team": "a"}, "type": ["map", "string"]},
+    }
+    env = {
+        item.name: item.value
+        for item in env_from_terraform(parse_terraform_outputs(json.dumps(document)))
+    }
+    assert env["ENVIRONMENT"] == "staging"
