@@ -81,13 +81,16 @@ def parse_secrets_manager_name(text: str) -> SecretRef:
 def check_named_secrets(names: Mapping[str, Sequence[str]], region: str | None) -> list[Problem]:
     """`check_secret_refs` for the Secrets Manager secrets the app names in its variables
     (see `envrules.named_secrets_of`): the signing secret and the keyset secret."""
-    return check_secret_refs(names, region, parse=parse_secrets_manager_name)
+    return check_secret_refs(
+        names, region, parse=parse_secrets_manager_name, expected="a Secrets Manager secret ARN"
+    )
 
 
 def check_secret_refs(
     value_froms: Iterable[str] | Mapping[str, Sequence[str]],
     region: str | None,
     parse: Callable[[str], SecretRef] = parse_secret_ref,
+    expected: str = "a Secrets Manager secret ARN or an SSM parameter ARN or name",
 ) -> list[Problem]:
     """One problem per reference that does not exist or cannot be checked.
 
@@ -108,7 +111,7 @@ def check_secret_refs(
                     SECRET_REFS,
                     None,
                     f"secret reference {text}{subject} {exc}",
-                    "use a Secrets Manager secret ARN or an SSM parameter ARN or name",
+                    f"use {expected}",
                     ERROR,
                 )
             )

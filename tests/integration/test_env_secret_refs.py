@@ -134,3 +134,15 @@ def test_named_secrets_only_while_their_provider_is_aws_sm():
         signing: ["api: AWS_SM_SIGNING_SECRET_ARN"]
     }
     assert named_secrets_of(task_definitions, {"api": None}) == {}  # no profile, no rules
+
+
+def test_a_named_secret_must_be_a_secrets_manager_secret(sandbox):
+    # The app reads these with Secrets Manager's API: an SSM parameter cannot be one.
+    ssm_arn = "arn:aws:ssm:us-east-1:123456789012:parameter/app/signing"
+    sandbox.reset_calls()
+    problems = check_named_secrets({ssm_arn: ["api: AWS_SM_SIGNING_SECRET_ARN"]}, sandbox.region)
+    assert messages(problems) == [
+        f"secret reference {ssm_arn} (used by api: AWS_SM_SIGNING_SECRET_ARN) "
+        "is not a Secrets Manager secret"
+    ]
+    assert sandbox.calls() == {}
