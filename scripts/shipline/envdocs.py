@@ -56,6 +56,13 @@ def _format_text(var: Variable) -> str:
     if var.format_when:
         rule = var.format_when
         text += f"; {_FORMATS[rule.format]} when {describe_condition(rule.when)} ({rule.severity})"
+    if var.password_when_terraform_output:
+        text += f"; with its password when output `{var.password_when_terraform_output}` is set"
+    if var.covers_hosts_of:
+        text += "; covers the host of " + ", ".join(var.covers_hosts_of)
+    if var.names_secret is not None:
+        when = f" when {describe_condition(var.names_secret)}" if var.names_secret else ""
+        text += f"; the secret must exist{when} (deploy preflight)"
     return text
 
 
@@ -100,10 +107,14 @@ def terraform_table(inventory: Inventory) -> str:
             notes.append(f"when empty: output `{var.terraform_fallback_output}`")
         elif var.terraform_fallback_output:
             notes.append("derived by the blueprint")
+        names = [name for name in (*var.terraform_inputs, var.terraform_fallback_output) if name]
         if var.terraform_default:
-            notes.append(f"when empty: {_default_text(var.terraform_default)}")
-        names = var.terraform_inputs or (var.terraform_fallback_output,)
-        outputs = ", ".join(f"`{name}`" for name in names)
+            when = "when empty" if names else "always"
+            notes.append(f"{when}: {_default_text(var.terraform_default)}")
+        if var.covers_hosts_of:
+            notes.append("plus the hosts of " + ", ".join(var.covers_hosts_of) + " it lacks")
+        names = list(var.terraform_inputs) or names[:1]
+        outputs = ", ".join(f"`{name}`" for name in names) or "(none)"
         cells = [outputs, f"`{var.name}`", "; ".join(notes)]
         rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     for name, description in inventory.terraform_extra_outputs.items():

@@ -86,6 +86,10 @@ class Variable:
     terraform_preferred_input: PreferredInput | None = None
     terraform_default: Default | None = None
     terraform_fallback_output: str | None = None
+    # None: names no secret; () : always; else while the condition holds.
+    names_secret: Condition | None = None
+    password_when_terraform_output: str | None = None
+    covers_hosts_of: tuple[str, ...] = ()
 
     def required_in(self, profile: str) -> bool:
         """Required in `profile`, before any condition is looked at."""
@@ -95,7 +99,10 @@ class Variable:
 
     @property
     def set_by_terraform(self) -> bool:
-        return bool(self.terraform_input or self.terraform_fallback_output)
+        # A default without an input is a value the blueprint always sets.
+        return bool(
+            self.terraform_input or self.terraform_fallback_output or self.terraform_default
+        )
 
     @property
     def terraform_inputs(self) -> tuple[str, ...]:
@@ -216,6 +223,11 @@ def _variable(entry: dict[str, Any]) -> Variable:
         else None,
         terraform_default=_default(entry.get("terraform_default")),
         terraform_fallback_output=entry.get("terraform_fallback_output"),
+        names_secret=_condition(entry["names_secret"].get("when", {}))
+        if "names_secret" in entry
+        else None,
+        password_when_terraform_output=entry.get("password_when_terraform_output"),
+        covers_hosts_of=tuple(entry.get("covers_hosts_of", ())),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from shipline import github
 from shipline.envinventory import Default, Inventory, Variable, condition_holds, load_inventory
+from shipline.envrules import host_allowed, parse_list, url_host
 from shipline.errors import UsageError
 
 _URL_FORMATS = {"url", "https_url"}
@@ -25,8 +26,9 @@ _SAFE_BARE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
 @dataclass(frozen=True)
 class TerraformOutput:
     name: str
-    value: str | None
+    value: str | None  # None: null, or a list/object (`structured`)
     sensitive: bool
+    structured: bool = False  # a list or an object: no variable can take it
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class MappedVariable:
 
 def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, TerraformOutput]:
     """`terraform output -json` text -> outputs by name; UsageError (one line) when malformed."""
+    if not text.strip():
+        raise UsageError(f"{source}: empty; expected `terraform output -json`")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -53,31 +57,33 @@ def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, Ter
             raise UsageError(
                 f"{source}: output {name!r} has no `value`; expected `terraform output -json`"
             )
+        value = entry["value"]
         outputs[name] = TerraformOutput(
             name=name,
-            value=_text(name, entry["value"], source),
+            value=_text(value),
             sensitive=bool(entry.get("sensitive", False)),
+            structured=isinstance(value, list | dict),
         )
     return outputs
 
 
-def _text(name: str, value: Any, source: str) -> str | None:
-    if value is None:
-        return None
+def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
         return value
-    kind = "a list" if isinstance(value, list) else "an object"
-    raise UsageError(f"{source}: output {name!r} is {kind}; a variable needs a single value")
+    return None  # null, or a list/object (the blueprint outputs subnets, ...: not variables)
 
 
 def env_from_terraform(
-    outputs: Mapping[str, TerraformOutput], inventory: Inventory | None = None
+    outputs: Mapping[str, TerraformOutput],
+    inventory: Inventory | None = None,
+    source: str = "outputs",
 ) -> list[MappedVariable]:
-    """Every variable Terraform sets, in inventory order; unset ones are left out."""
+    """Every variable Terraform sets, in inventory order; unset ones are left out. Outputs
+    that set no variable at all (`{}` before the first apply) are a UsageError."""
     inventory = inventory or load_inventory()
     resolved: dict[str, MappedVariable | None] = {}
 
@@ -95,6 +101,12 @@ def env_from_terraform(
         var = inventory.get(name)
         return resolve(var) if var is not None and var.set_by_terraform else None
 
+    for name in inventory.terraform_output_names():
+        read = outputs.get(name)
+        if read is not None and read.structured:
+            raise UsageError(
+                f"{source}: output {name!r} is a list or an object; a variable needs a single value"
+            )
     for var in inventory.variables:
         derived = output(var.terraform_fallback_output or "")
         if derived and var.format in _URL_FORMATS and "://" not in (derived.value or ""):
@@ -103,7 +115,39 @@ def env_from_terraform(
                 "https://app.example.com"
             )
     mapped = [resolve(var) for var in inventory.variables if var.set_by_terraform]
-    return [item for item in mapped if item is not None]
+    found = [item for item in mapped if item is not None]
+    if not any(item.source.startswith("output ") for item in found):
+        # `terraform output -json` prints {} before the first apply (or for another directory).
+        wanted = ", ".join(inventory.terraform_output_names()[:3])
+        raise UsageError(
+            f"{source}: no output sets an app variable (expected {wanted}, ...); run "
+            "`terraform output -json` in the blueprint's directory after `terraform apply`"
+        )
+    return _with_covered_hosts(found, inventory)
+
+
+def _with_covered_hosts(found: list[MappedVariable], inventory: Inventory) -> list[MappedVariable]:
+    """A host list (ALLOWED_HOSTS) gets the hosts of the URLs it must cover that it lacks, as
+    the blueprint derives it; the checker refuses one that misses them."""
+    by_name = {item.name: item for item in found}
+    for var in inventory.variables:
+        if not var.covers_hosts_of:
+            continue
+        present = by_name.get(var.name)
+        hosts = parse_list(present.value) if present else []
+        added = []
+        for url_name in var.covers_hosts_of:
+            url = by_name.get(url_name)
+            host = url_host(url.value) if url else None
+            if host and not host_allowed(host, hosts):
+                hosts.append(host)
+                added.append(url_name)
+        if added:
+            source = (present.source + " + " if present else "") + "hosts of " + ", ".join(added)
+            sensitive = bool(present and present.sensitive)
+            by_name[var.name] = MappedVariable(var.name, ",".join(hosts), sensitive, source)
+    order = [var.name for var in inventory.variables]
+    return sorted(by_name.values(), key=lambda item: order.index(item.name))
 
 
 def _resolve(

@@ -34,15 +34,14 @@ PREFLIGHT_CHECKS: dict[str, str] = {
     IMAGE_DIGESTS: "every --image exists in its registry; the release runs it by digest",
     ENV_RULES: "the hosting guide's variable rules on every service with a profile",
     PLAINTEXT_SECRETS: "DATABASE_URL, REDIS_URL and secret-looking variables only from `secrets`",
-    SECRET_REFS: "every secrets[].valueFrom exists (Secrets Manager / SSM metadata, no values)",
+    SECRET_REFS: "every secrets[].valueFrom, and the signing and keyset secrets the variables "
+    "name, exist (Secrets Manager / SSM metadata; no value is read)",
     BILLING_TOPOLOGY: "billing retries in a dedicated worker when the API has several replicas",
 }
 
 # The rules that tie variables together name them here; everything else comes from the inventory.
 ENVIRONMENT = "ENVIRONMENT"
-ALLOWED_HOSTS = "ALLOWED_HOSTS"
 ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
-API_BASE_URL = "API_BASE_URL"
 APP_PUBLIC_URL = "APP_PUBLIC_URL"
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -261,9 +260,12 @@ def check_environment(
     api_replicas: int | None = None,
     from_secrets: Collection[str] = (),
     inventory: Inventory | None = None,
+    terraform_outputs: Mapping[str, str | None] | None = None,
 ) -> list[Problem]:
     """Every rule of `profile` on `values`; `from_secrets` are names injected from secrets
     (present, value unknown). `api_replicas` > 1 turns on the API side of the billing topology.
+    `terraform_outputs` (output name -> value, None when null): the facts of the environment's
+    Terraform the rules read (e.g. whether Redis requires AUTH); None: not known.
     With `strict`, warnings are errors."""
     inventory = inventory or load_inventory()
     if profile not in inventory.profiles:
@@ -277,6 +279,8 @@ def check_environment(
     found: list[Problem] = []
     for var in inventory.for_profile(profile):
         found.extend(_variable_problems(var, profile, view, production, inventory))
+        found.extend(_password_problems(var, view, terraform_outputs))
+        found.extend(_host_coverage_problems(var, view))
     found.extend(_cross_variable_problems(profile, view, environment_name, inventory))
     found.extend(_topology_problems(profile, view, api_replicas, inventory))
     if strict:
@@ -369,29 +373,74 @@ def _variable_problems(
     return found
 
 
+def url_host(url: str) -> str | None:
+    """The host of `url` (lower case), None when it has none or is not a URL."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+def _host_coverage_problems(var: Variable, view: _Values) -> list[Problem]:
+    """A host list must cover the host of every URL it names (ALLOWED_HOSTS: API_BASE_URL)."""
+    hosts_text = view.explicit(var.name)
+    if not var.covers_hosts_of or hosts_text is None:
+        return []
+    hosts = parse_list(hosts_text)
+    found = []
+    for url_name in var.covers_hosts_of:
+        host = url_host(view.explicit(url_name) or "")
+        if host and not host_allowed(host, hosts):
+            found.append(
+                Problem(
+                    ENV_RULES,
+                    var.name,
+                    f"does not cover {host}, the host of {url_name}; requests to it "
+                    "would be refused",
+                    f"add {host} to {var.name}",
+                )
+            )
+    return found
+
+
+def _password_problems(
+    var: Variable, view: _Values, terraform_outputs: Mapping[str, str | None] | None
+) -> list[Problem]:
+    """A URL that must carry its password (REDIS_URL: the AUTH token) when Terraform says so."""
+    output = var.password_when_terraform_output
+    value = view.explicit(var.name)
+    if not output or value is None or format_problem(var.format, value, var) or url_password(value):
+        return []
+    if terraform_outputs is None:
+        return [
+            Problem(
+                ENV_RULES,
+                var.name,
+                f"has no password; the blueprint's default requires one (its output {output} "
+                "is then set)",
+                "put the token in the URL (scheme://:TOKEN@host:port), or check with "
+                "--terraform-outputs FILE to read whether this environment requires it",
+                WARNING,
+            )
+        ]
+    if terraform_outputs.get(output) in (None, ""):
+        return []
+    return [
+        Problem(
+            ENV_RULES,
+            var.name,
+            f"has no password, but Terraform output {output} is set: the server requires it",
+            f"put the token stored in {output} in the URL (scheme://:TOKEN@host:port)",
+        )
+    ]
+
+
 def _cross_variable_problems(
     profile: str, view: _Values, environment_name: str | None, inventory: Inventory
 ) -> list[Problem]:
     found = []
     names = {var.name for var in inventory.for_profile(profile)}
-    hosts_text = view.explicit(ALLOWED_HOSTS)
-    api_url = view.explicit(API_BASE_URL)
-    if ALLOWED_HOSTS in names and hosts_text and api_url:
-        hosts = parse_list(hosts_text)
-        try:
-            api_host = urlsplit(api_url.strip()).hostname
-        except ValueError:
-            api_host = None
-        if api_host and not host_allowed(api_host, hosts):
-            found.append(
-                Problem(
-                    ENV_RULES,
-                    ALLOWED_HOSTS,
-                    f"does not cover {api_host}, the host of API_BASE_URL; requests to it "
-                    "would be refused",
-                    f"add {api_host} to ALLOWED_HOSTS",
-                )
-            )
     origins_text = view.explicit(ALLOWED_ORIGINS)
     web_origin = origin_of(view.explicit(APP_PUBLIC_URL) or "")
     if ALLOWED_ORIGINS in names and origins_text and web_origin:
@@ -512,6 +561,31 @@ def secret_refs_of(
             credentials = (container.get("repositoryCredentials") or {}).get("credentialsParameter")
             if credentials:
                 refs.setdefault(str(credentials), []).append(f"{key}: repositoryCredentials")
+    return refs
+
+
+def named_secrets_of(
+    task_definitions_by_key: Mapping[str, Mapping[str, Any]],
+    profiles: Mapping[str, str | ServiceLike | None],
+    inventory: Inventory | None = None,
+) -> dict[str, list[str]]:
+    """Secrets the app reads by a name in its plain environment (the signing and keyset
+    secrets) -> where (`key: VARIABLE`). A name injected from `secrets` is unknown here."""
+    inventory = inventory or load_inventory()
+    refs: dict[str, list[str]] = {}
+    for key, task_definition in task_definitions_by_key.items():
+        profile, container_name = _profile_of(profiles.get(key))
+        container = _app_container(task_definition, key, container_name, inventory)
+        if profile is None or container is None:
+            continue
+        plain, secret_names = container_env(container)
+        view = _Values(plain, secret_names, inventory)
+        for var in inventory.for_profile(profile):
+            value = view.explicit(var.name)
+            if var.names_secret is None or value is None:
+                continue
+            if condition_holds(var.names_secret, view.effective):
+                refs.setdefault(value.strip(), []).append(f"{key}: {var.name}")
     return refs
 
 

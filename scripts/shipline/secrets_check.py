@@ -8,7 +8,7 @@ DescribeParameters (GetParameter would return the value).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +65,32 @@ def parse_secret_ref(text: str) -> SecretRef:
     raise ValueError(f"is a {service} ARN; ECS reads secrets from Secrets Manager or SSM only")
 
 
+def parse_secrets_manager_name(text: str) -> SecretRef:
+    """A Secrets Manager secret the app names by ARN or by name (never an SSM parameter)."""
+    value = text.strip()
+    if value.startswith("arn:"):
+        ref = parse_secret_ref(value)
+        if ref.service != "secretsmanager":
+            raise ValueError("is not a Secrets Manager secret")
+        return ref
+    if not value:
+        raise ValueError("is empty")
+    return SecretRef(text, "secretsmanager", None, value)
+
+
+def check_named_secrets(names: Mapping[str, Sequence[str]], region: str | None) -> list[Problem]:
+    """`check_secret_refs` for the Secrets Manager secrets the app names in its variables
+    (see `envrules.named_secrets_of`): the signing secret and the keyset secret."""
+    return check_secret_refs(
+        names, region, parse=parse_secrets_manager_name, expected="a Secrets Manager secret ARN"
+    )
+
+
 def check_secret_refs(
-    value_froms: Iterable[str] | Mapping[str, Sequence[str]], region: str | None
+    value_froms: Iterable[str] | Mapping[str, Sequence[str]],
+    region: str | None,
+    parse: Callable[[str], SecretRef] = parse_secret_ref,
+    expected: str = "a Secrets Manager secret ARN or an SSM parameter ARN or name",
 ) -> list[Problem]:
     """One problem per reference that does not exist or cannot be checked.
 
@@ -80,14 +104,14 @@ def check_secret_refs(
         where = ", ".join(used_by.get(text, ()))
         subject = f" (used by {where})" if where else ""
         try:
-            ref = parse_secret_ref(text)
+            ref = parse(text)
         except ValueError as exc:
             found.append(
                 Problem(
                     SECRET_REFS,
                     None,
                     f"secret reference {text}{subject} {exc}",
-                    "use a Secrets Manager secret ARN or an SSM parameter ARN or name",
+                    f"use {expected}",
                     ERROR,
                 )
             )

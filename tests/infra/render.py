@@ -3,8 +3,10 @@
 tfparse (HashiCorp's HCL and cty functions, through Aqua's defsec evaluator) reads the .tf files
 with a tfvars file: variables, locals, conditionals, count and for_each are evaluated; a resource
 whose count or for_each is empty is absent. Values only AWS knows after apply (ARNs, IPs) come
-back as placeholders. Two limits: dynamic blocks are not expanded (the blueprint keeps the
-statements a dynamic block renders in locals, read here), and validations are not run.
+back as placeholders (an expression that needs one evaluates to None). Dynamic blocks are not
+expanded (the blueprint keeps the statements a dynamic block renders in locals, read here).
+tfparse does not run variable validations: each condition is copied into a generated local and
+evaluated with the same inputs (`Rendered.refusals`), as Terraform would before a plan.
 """
 
 from __future__ import annotations
@@ -36,9 +38,33 @@ BASE_VARIABLES: dict[str, Any] = {
 }
 
 
+VALIDATION_LOCAL = "validation__{variable}__{index}"
+VALIDATIONS_FILE = "zz_validations.tf"
+
+
 @dataclass(frozen=True)
 class Rendered:
     blocks: dict[str, list[dict[str, Any]]]
+
+    def refusals(self) -> dict[str, list[str]]:
+        """Variable -> error messages of its validations that fail for these inputs."""
+        refused: dict[str, list[str]] = {}
+        for variable, body in _blueprint().variables.items():
+            for index, validation in enumerate(body.get("validation", [])):
+                holds = self.local(VALIDATION_LOCAL.format(variable=variable, index=index))
+                assert isinstance(holds, bool), f"{variable} validation {index} not evaluated"
+                if not holds:
+                    refused.setdefault(variable, []).append(validation["error_message"])
+        return refused
+
+    def output(self, name: str) -> Any:
+        for block in self.blocks.get("output", []):
+            if block["__tfmeta"]["label"] == name:
+                return block.get("value")
+        raise KeyError(f"no output {name}")
+
+    def outputs(self) -> dict[str, Any]:
+        return {block["__tfmeta"]["label"]: block.get("value") for block in self.blocks["output"]}
 
     def instances(self, block_type: str, kind: str = "resource") -> dict[str, dict[str, Any]]:
         """Instances of a resource (or data source) type by address, e.g. aws_lb.this["api"]."""
@@ -76,6 +102,18 @@ def _blueprint() -> rules.Terraform:
     return rules.load(rules.BLUEPRINT)
 
 
+def _validations_as_locals() -> str:
+    """Every variable's validation conditions as locals (VALIDATION_LOCAL), in HCL."""
+    lines = ["locals {"]
+    for variable, body in _blueprint().variables.items():
+        for index, validation in enumerate(body.get("validation", [])):
+            condition = str(validation["condition"])
+            assert condition.startswith("${") and condition.endswith("}"), condition
+            name = VALIDATION_LOCAL.format(variable=variable, index=index)
+            lines.append(f"  {name} = {condition[2:-1]}")
+    return "\n".join([*lines, "}"]) + "\n"
+
+
 def _hcl(value: Any) -> str:
     """A tfvars value: JSON is valid HCL for strings, numbers, bools, lists and objects."""
     return json.dumps(value)
@@ -87,6 +125,7 @@ def _render(variables_json: str) -> Rendered:
     with tempfile.TemporaryDirectory(prefix="blueprint-") as directory:
         for path in rules.BLUEPRINT.glob("*.tf"):
             shutil.copy(path, Path(directory) / path.name)
+        (Path(directory) / VALIDATIONS_FILE).write_text(_validations_as_locals())
         lines = [f"{name} = {_hcl(value)}" for name, value in variables.items()]
         (Path(directory) / "inputs.tfvars").write_text("\n".join(lines) + "\n")
         return Rendered(tfparse.load_from_path(directory, vars_paths=["inputs.tfvars"]))

@@ -5,9 +5,15 @@ Each test names the rule it holds; inverting the rule's condition in the .tf fil
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlsplit
+
 import infra_rules as rules
 import pytest
 from render import render
+
+from shipline.envmap import env_from_terraform, parse_terraform_outputs
+from shipline.envrules import check_environment
 
 GITHUB = "https://token.actions.githubusercontent.com"
 ACCOUNT = "111122223333"
@@ -227,6 +233,110 @@ def test_task_role_gets_no_key_statement_without_customer_keys_or_aws_sm_secrets
     statements = other_provider.statements("task")
     assert "SigningAndKeysetSecrets" not in statements
     assert "SigningAndKeysetSecretsKeys" not in statements
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs and hosts: ALLOWED_HOSTS from the URLs the services get; HTTPS only where a name can match
+# ---------------------------------------------------------------------------------------------
+
+CERTIFICATE = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+DOMAINS = {"api_domain_name": "api.example.com", "app_domain_name": "app.example.com"}
+HTTPS = {**DOMAINS, "acm_certificate_arn": CERTIFICATE}
+URL_CASES = {
+    "domains": ({**HTTPS}, {"api.example.com"}),
+    "managed zone": ({**DOMAINS, "route53_zone_id": "Z0123456789ABCDEFGHIJ"}, {"api.example.com"}),
+    "api_base_url on another host": (
+        {**HTTPS, "api_base_url": "https://edge.example.com/v1"},
+        {"api.example.com", "edge.example.com"},
+    ),
+    "api_base_url with a port, upper case": (
+        {
+            **HTTPS,
+            "api_base_url": "https://EDGE.example.com:8443",
+            "app_public_url": "https://www.example.com",
+        },
+        {"api.example.com", "edge.example.com"},
+    ),
+    "plain HTTP with an address": (
+        {**DOMAINS, "enable_https": False, "api_base_url": "http://10.40.3.7:8000"},
+        {"api.example.com", "10.40.3.7"},
+    ),
+}
+
+
+def _service_env(rendered, key: str) -> dict[str, str]:
+    return rendered.local("services")[key]["environment"]
+
+
+@pytest.mark.parametrize(("overrides", "hosts"), URL_CASES.values(), ids=URL_CASES.keys())
+def test_allowed_hosts_are_the_hosts_the_api_is_called_on(overrides, hosts):
+    rendered = render(**overrides)
+    assert rendered.refusals() == {}  # Terraform accepts these inputs
+    api, web = _service_env(rendered, "api"), _service_env(rendered, "web")
+    allowed = api["ALLOWED_HOSTS"].split(",")
+    assert set(allowed) == hosts and len(allowed) == len(hosts)
+    # The web app calls API_BASE_URL; a client of the API's own URL (api_url) uses its host.
+    assert urlsplit(web["API_BASE_URL"]).hostname in allowed
+    assert urlsplit(rendered.output("api_url")).hostname in allowed
+    assert _service_env(rendered, "worker")["ALLOWED_HOSTS"] == api["ALLOWED_HOSTS"]
+    assert rendered.output("allowed_hosts") == api["ALLOWED_HOSTS"]
+
+
+@pytest.mark.parametrize(("overrides", "hosts"), URL_CASES.values(), ids=URL_CASES.keys())
+def test_env_from_terraform_maps_the_outputs_to_what_the_tasks_get(overrides, hosts):
+    rendered = render(**overrides)
+    # What `terraform output -json` prints; values only AWS knows (placeholders here) left null.
+    document = {
+        name: {"value": None if isinstance(value, dict) and "__attribute__" in value else value}
+        for name, value in rendered.outputs().items()
+    }
+    mapped = env_from_terraform(parse_terraform_outputs(json.dumps(document)))
+    env = {item.name: item.value for item in mapped}
+    tasks = {**_service_env(rendered, "web"), **_service_env(rendered, "api")}
+    compared = [name for name in env if tasks.get(name) is not None]
+    assert {"ALLOWED_HOSTS", "API_BASE_URL", "APP_PUBLIC_URL", "AUTH_KEY_STORAGE_BACKEND"} <= set(
+        compared
+    )
+    assert {name: env[name] for name in compared} == {name: tasks[name] for name in compared}
+    host_problems = [p for p in check_environment(env, "api") if p.variable == "ALLOWED_HOSTS"]
+    assert host_problems == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        # A certificate but no domains: https://<load balancer DNS name>, which no certificate
+        # can match (the name is AWS's, *.elb.amazonaws.com).
+        ({"acm_certificate_arn": CERTIFICATE}, {"api_domain_name", "app_domain_name"}),
+        (
+            {"acm_certificate_arn": CERTIFICATE, "api_domain_name": "api.example.com"},
+            {"app_domain_name"},
+        ),
+        (
+            {"acm_certificate_arn": CERTIFICATE, "app_domain_name": "app.example.com"},
+            {"api_domain_name"},
+        ),
+        # Plain-HTTP URLs behind HTTPS are redirected: a POST loses its body, CORS its origin.
+        ({**HTTPS, "api_base_url": "http://api.example.com"}, {"api_base_url"}),
+        ({**HTTPS, "app_public_url": "http://app.example.com"}, {"app_public_url"}),
+        # A URL whose host cannot be taken for ALLOWED_HOSTS.
+        ({**HTTPS, "api_base_url": "https://user:pw@api.example.com"}, {"api_base_url"}),
+    ],
+)
+def test_url_combinations_that_cannot_work_are_refused(overrides, refused):
+    assert set(render(**overrides).refusals()) == refused
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {**HTTPS},
+        {"enable_https": False},  # dev: plain HTTP on the load balancers' names
+        {"enable_https": False, "api_base_url": "https://api.example.com"},  # TLS in front (a CDN)
+    ],
+)
+def test_url_combinations_that_work_are_accepted(overrides):
+    assert render(**overrides).refusals() == {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shipline.config import Service
-from shipline.envrules import preflight_problems, secret_refs_of
-from shipline.secrets_check import check_secret_refs
+from shipline.envrules import named_secrets_of, preflight_problems, secret_refs_of
+from shipline.secrets_check import check_named_secrets, check_secret_refs
 
 READ_VALUE_CALLS = {"secretsmanager.GetSecretValue", "ssm.GetParameter", "ssm.GetParameters"}
 
@@ -86,3 +86,63 @@ def test_the_seeded_environment_passes_the_whole_preflight(environment, sandbox)
     refs = secret_refs_of(task_definitions)
     assert set(refs) == {environment.secrets["DATABASE_URL"], environment.secrets["REDIS_URL"]}
     assert check_secret_refs(refs, environment.region) == []
+    named = named_secrets_of(task_definitions, services)
+    assert named == {
+        environment.secrets["AWS_SM_SIGNING_SECRET_ARN"]: [
+            "api: AWS_SM_SIGNING_SECRET_ARN",
+            "worker: AWS_SM_SIGNING_SECRET_ARN",
+        ],
+        environment.secrets["AUTH_KEY_SECRET_NAME"]: [
+            "api: AUTH_KEY_SECRET_NAME",
+            "worker: AUTH_KEY_SECRET_NAME",
+        ],
+    }
+    assert check_named_secrets(named, environment.region) == []
+
+
+# The hosting guide's signing secret (AWS_SM_SIGNING_SECRET_ARN) and keyset secret
+# (AUTH_KEY_SECRET_NAME) are named in plain variables, not `secrets[].valueFrom`: they too must
+# exist before a deploy, checked by metadata only.
+
+
+def test_a_keyset_secret_named_by_its_name_is_looked_up_in_secrets_manager(sandbox):
+    make_secret(sandbox, "app/keyset")
+    sandbox.reset_calls()
+    named = {"app/keyset": ["api: AUTH_KEY_SECRET_NAME"], "app/nokeys": ["api: X"]}
+    problems = check_named_secrets(named, sandbox.region)
+    assert messages(problems) == ["secret app/nokeys does not exist (used by api: X)"]
+    calls = sandbox.calls()
+    assert calls.get("secretsmanager.DescribeSecret") == 2 and "ssm.DescribeParameters" not in calls
+    assert not READ_VALUE_CALLS & set(calls), calls
+
+
+def test_named_secrets_only_while_their_provider_is_aws_sm():
+    signing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf"
+    env = {
+        "SECRETS_PROVIDER": "vault_hcp",
+        "AWS_SM_SIGNING_SECRET_ARN": signing,
+        "AUTH_KEY_STORAGE_BACKEND": "secret-manager",
+        "AUTH_KEY_STORAGE_PROVIDER": "vault_hcp",
+        "AUTH_KEY_SECRET_NAME": "kv/keyset",
+    }
+    container = {"name": "api", "environment": [{"name": k, "value": v} for k, v in env.items()]}
+    task_definitions = {"api": {"containerDefinitions": [container]}}
+    assert named_secrets_of(task_definitions, {"api": "api"}) == {}
+    env["SECRETS_PROVIDER"] = "aws_sm"
+    container["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+    assert named_secrets_of(task_definitions, {"api": "api"}) == {
+        signing: ["api: AWS_SM_SIGNING_SECRET_ARN"]
+    }
+    assert named_secrets_of(task_definitions, {"api": None}) == {}  # no profile, no rules
+
+
+def test_a_named_secret_must_be_a_secrets_manager_secret(sandbox):
+    # The app reads these with Secrets Manager's API: an SSM parameter cannot be one.
+    ssm_arn = "arn:aws:ssm:us-east-1:123456789012:parameter/app/signing"
+    sandbox.reset_calls()
+    problems = check_named_secrets({ssm_arn: ["api: AWS_SM_SIGNING_SECRET_ARN"]}, sandbox.region)
+    assert messages(problems) == [
+        f"secret reference {ssm_arn} (used by api: AWS_SM_SIGNING_SECRET_ARN) "
+        "is not a Secrets Manager secret"
+    ]
+    assert sandbox.calls() == {}

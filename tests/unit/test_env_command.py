@@ -12,7 +12,7 @@ import pytest
 from shipline.cli import main
 
 SECRET_DB = "postgresql://app:Db-Pa55w0rd-XYZ@db.internal:5432/app"
-SECRET_REDIS = "redis://:R3dis-T0ken-QRS@cache.internal:6379/0"
+SECRET_REDIS = "rediss://:R3dis-T0ken-QRS@cache.internal:6379/0"
 SECRET_STRIPE = "sk_live_9f8e7d6c5b4a39281706"
 SECRETS = ["Db-Pa55w0rd-XYZ", "R3dis-T0ken-QRS", SECRET_STRIPE]
 GOOD_API = f"""\
@@ -23,6 +23,9 @@ APP_PUBLIC_URL=https://app.example.com
 API_BASE_URL=https://api.example.com
 AWS_REGION=us-east-1
 AWS_SM_SIGNING_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf
+AUTH_KEY_STORAGE_BACKEND=secret-manager
+AUTH_KEY_STORAGE_PROVIDER=aws_sm
+AUTH_KEY_SECRET_NAME=arn:aws:secretsmanager:us-east-1:123456789012:secret:keyset-AbCdEf
 STORAGE_PROVIDER=s3
 S3_BUCKET=app-storage
 ALLOWED_HOSTS=api.example.com
@@ -95,7 +98,8 @@ def test_the_process_environment_is_checked_without_a_file(monkeypatch, capsys):
 
 
 def test_environment_name_turns_on_production_rules(tmp_path):
-    path = write(tmp_path, GOOD_API)  # redis:// and ENVIRONMENT=staging
+    text = GOOD_API.replace("https://app.example.com", "http://app.example.com")
+    path = write(tmp_path, text)  # an http:// APP_PUBLIC_URL and ENVIRONMENT=staging
     assert main(["env", "check", "--profile", "api", "--env-file", path]) == 0
     args = ["env", "check", "--profile", "api", "--env-file", path, "--environment-name"]
     assert main([*args, "production"]) == 2
@@ -110,10 +114,8 @@ def test_api_replicas_check_the_billing_topology(tmp_path, capsys):
 
 
 def test_secrets_are_masked_in_every_output(tmp_path, actions, capsys):
-    # Production + redis:// + a bad DATABASE_URL scheme: the problems are about the secrets.
-    text = GOOD_API.replace("ENVIRONMENT=staging", "ENVIRONMENT=production").replace(
-        "postgresql://", "mysql://"
-    )
+    # redis:// (no TLS) + a bad DATABASE_URL scheme: the problems are about the secrets.
+    text = GOOD_API.replace("rediss://", "redis://").replace("postgresql://", "mysql://")
     path = write(tmp_path, text)
     assert main(["env", "check", "--profile", "api", "--env-file", path, "--json"]) == 2
     captured = capsys.readouterr()
@@ -207,7 +209,17 @@ def test_from_terraform_github_needs_github_env(tmp_path, monkeypatch, capsys):
     assert "needs $GITHUB_ENV" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text", ["{", "[]", '{"region": "us-east-1"}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{",
+        "[]",
+        '{"region": "us-east-1"}',
+        "",  # an empty file
+        "{}\n",  # `terraform output -json` before the first apply
+        '{"cluster_name": {"value": "acme"}, "api_base_url": {"value": ""}}',  # no app variable
+    ],
+)
 def test_a_bad_outputs_file_is_exit_2_in_one_line(tmp_path, capsys, text):
     path = write(tmp_path, text, "outputs.json")
     assert main(["env", "from-terraform", "--outputs", path]) == 2
@@ -228,3 +240,19 @@ def test_negative_api_replicas_is_a_usage_error(tmp_path, capsys):
         main(["env", "check", "--profile", "api", "--env-file", path, "--api-replicas", "-1"]) == 2
     )
     assert "--api-replicas must be 0 or more" in capsys.readouterr().err
+
+
+def test_check_reads_from_terraform_outputs_whether_redis_needs_its_token(tmp_path, capsys):
+    tokenless = GOOD_API.replace(":R3dis-T0ken-QRS@", "")
+    path = write(tmp_path, tokenless)
+    base = ["env", "check", "--profile", "api", "--env-file", path]
+    token_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-auth-AbCdEf"
+    required = write(
+        tmp_path, json.dumps({"redis_auth_token_secret_arn": {"value": token_arn}}), "on.json"
+    )
+    off = write(tmp_path, json.dumps({"redis_auth_token_secret_arn": {"value": None}}), "off.json")
+    assert main([*base, "--terraform-outputs", required]) == 2
+    assert "REDIS_URL has no password" in capsys.readouterr().err
+    assert main([*base, "--terraform-outputs", off]) == 0
+    assert main([*base]) == 0  # not known: a warning
+    assert main([*base, "--strict"]) == 2

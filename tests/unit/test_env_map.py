@@ -15,6 +15,7 @@ from shipline.envmap import (
     render_dotenv,
     render_github_env,
 )
+from shipline.envrules import check_environment
 from shipline.errors import UsageError
 
 SIGNING_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf"
@@ -51,9 +52,11 @@ def test_the_guides_mapping_table():
         "API_BASE_URL": "https://api-alb.example.com",
         "SECRETS_PROVIDER": "aws_sm",
         "AWS_SM_SIGNING_SECRET_ARN": SIGNING_ARN,
+        "AUTH_KEY_STORAGE_BACKEND": "secret-manager",
         "AUTH_KEY_STORAGE_PROVIDER": "aws_sm",
         "STORAGE_PROVIDER": "s3",
         "S3_BUCKET": "app-storage",
+        "ALLOWED_HOSTS": "api-alb.example.com",
     }
 
 
@@ -76,16 +79,63 @@ def test_empty_optional_inputs_fall_back_to_the_derived_urls(empty):
 
 def test_allowed_hosts_comes_from_the_blueprints_derived_output():
     assert mapped(allowed_hosts="api.example.com")["ALLOWED_HOSTS"] == "api.example.com"
-    assert "ALLOWED_HOSTS" not in mapped(**BLUEPRINT)
+    given = mapped(allowed_hosts="api.example.com", api_base_url="https://api.example.com/v1")
+    assert given["ALLOWED_HOSTS"] == "api.example.com"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # No allowed_hosts output (an older blueprint): the host of API_BASE_URL.
+        ({"api_url": "https://api-alb.example.com"}, "api-alb.example.com"),
+        # An api_base_url override the output misses: added, as the blueprint derives it.
+        (
+            {
+                "allowed_hosts": "api-alb.example.com",
+                "api_base_url": "https://API.example.com:8443",
+            },
+            "api-alb.example.com,api.example.com",
+        ),
+        (
+            {"allowed_hosts": ".example.com", "api_base_url": "https://api.example.com"},
+            ".example.com",
+        ),
+    ],
+)
+def test_allowed_hosts_always_covers_the_host_of_api_base_url(given, expected):
+    env = mapped(**given)
+    assert env["ALLOWED_HOSTS"] == expected
+    covered = [p for p in check_environment(env, "api") if p.variable == "ALLOWED_HOSTS"]
+    assert covered == []  # what the mapping writes, the checker accepts
+
+
+def test_the_key_storage_backend_the_blueprint_sets_is_mapped():
+    # The blueprint always sets AUTH_KEY_STORAGE_BACKEND=secret-manager (no input).
+    item = next(
+        i for i in env_from_terraform(outputs(region="us-east-1")) if i.name.endswith("BACKEND")
+    )
+    assert (item.name, item.value) == ("AUTH_KEY_STORAGE_BACKEND", "secret-manager")
 
 
 def test_missing_outputs_leave_variables_out():
     assert mapped(environment="staging") == {
         "ENVIRONMENT": "staging",
         "SECRETS_PROVIDER": "aws_sm",
+        "AUTH_KEY_STORAGE_BACKEND": "secret-manager",
         "AUTH_KEY_STORAGE_PROVIDER": "aws_sm",
         "STORAGE_PROVIDER": "s3",
     }
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{}, {"cluster_name": "acme-staging"}, {"environment": None, "api_base_url": ""}],
+)
+def test_outputs_that_set_no_variable_are_refused(document):
+    # `terraform output -json` prints {} before the first apply: defaults alone are no mapping.
+    with pytest.raises(UsageError, match="no output sets an app variable") as raised:
+        env_from_terraform(outputs(**document), source="outputs.json")
+    assert raised.value.message.startswith("outputs.json: ") and "\n" not in raised.value.message
 
 
 def test_auth_key_storage_provider_defaults_to_the_secrets_provider():
@@ -146,13 +196,13 @@ def test_values_that_are_not_text():
         ("[1, 2]", "expected a JSON object"),
         ('{"environment": "production"}', "has no `value`"),
         ('{"environment": {"type": "string"}}', "has no `value`"),
-        ('{"region": {"value": ["a", "b"]}}', "is a list"),
-        ('{"region": {"value": {"a": 1}}}', "is an object"),
+        ('{"region": {"value": ["a", "b"]}}', "is a list or an object"),
+        ('{"region": {"value": {"a": 1}}}', "is a list or an object"),
     ],
 )
 def test_a_bad_outputs_file_is_one_line(text, reason):
     with pytest.raises(UsageError) as raised:
-        parse_terraform_outputs(text, "outputs.json")
+        env_from_terraform(parse_terraform_outputs(text, "outputs.json"), source="outputs.json")
     assert raised.value.message.startswith("outputs.json: ")
     assert reason in raised.value.message
     assert "\n" not in raised.value.message
@@ -204,3 +254,17 @@ def test_github_env_blocks_use_delimiters_that_survive_newlines():
     assert name == "PEM" and delimiter.startswith("ghadelimiter_") and tail == delimiter
     assert [value_one, value_two, value_three] == ["-----BEGIN-----", "abc", "-----END-----"]
     assert end == ""
+
+
+def test_list_and_object_outputs_no_variable_reads_are_ignored():
+    # The blueprint outputs private_subnet_ids (a list) next to the app's values.
+    document = {
+        "environment": {"value": "staging", "type": "string"},
+        "private_subnet_ids": {"value": ["subnet-1", "subnet-2"], "type": ["list", "string"]},
+        "tags": {"value": {"team": "a"}, "type": ["map", "string"]},
+    }
+    env = {
+        item.name: item.value
+        for item in env_from_terraform(parse_terraform_outputs(json.dumps(document)))
+    }
+    assert env["ENVIRONMENT"] == "staging"

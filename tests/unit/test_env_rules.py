@@ -23,7 +23,7 @@ GOV_SIGNING_ARN = "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secr
 API = {
     "ENVIRONMENT": "staging",
     "DATABASE_URL": "postgresql://app:pw-123456@db.internal:5432/app",
-    "REDIS_URL": "redis://cache.internal:6379/0",
+    "REDIS_URL": "rediss://:token-123@cache.internal:6379/0",
     "APP_PUBLIC_URL": "https://app.example.com",
     "API_BASE_URL": "https://api.example.com",
     "AWS_REGION": "us-east-1",
@@ -80,7 +80,7 @@ RULES = [
     (
         "REDIS_URL is redis",
         "api",
-        {"REDIS_URL": "rediss://:token@cache:6379/0"},
+        {"REDIS_URL": "rediss://default:token@cache:6379/0"},
         {"REDIS_URL": "cache.internal:6379"},
         ("REDIS_URL", ERROR),
     ),
@@ -130,14 +130,14 @@ RULES = [
     (
         "secret-manager backend requires AUTH_KEY_STORAGE_PROVIDER explicitly",
         "api",
-        {"AUTH_KEY_STORAGE_BACKEND": DROP, "AUTH_KEY_STORAGE_PROVIDER": DROP},
+        {},
         {"AUTH_KEY_STORAGE_PROVIDER": DROP},
         ("AUTH_KEY_STORAGE_PROVIDER", ERROR),
     ),
     (
         "secret-manager backend requires AUTH_KEY_SECRET_NAME",
         "api",
-        {"AUTH_KEY_STORAGE_BACKEND": DROP, "AUTH_KEY_SECRET_NAME": DROP},
+        {},
         {"AUTH_KEY_SECRET_NAME": DROP},
         ("AUTH_KEY_SECRET_NAME", ERROR),
     ),
@@ -151,9 +151,47 @@ RULES = [
     (
         "STORAGE_PROVIDER=s3 requires S3_BUCKET",
         "api",
-        {"STORAGE_PROVIDER": "gcs", "S3_BUCKET": DROP},
+        {},
         {"S3_BUCKET": DROP},
         ("S3_BUCKET", ERROR),
+    ),
+    # The guide's minimal API environment names the key storage and the object storage; without
+    # them the app keeps its keyset and files on a task's disk, lost with the task.
+    (
+        "AUTH_KEY_STORAGE_BACKEND required",
+        "api",
+        {},
+        {"AUTH_KEY_STORAGE_BACKEND": DROP},
+        ("AUTH_KEY_STORAGE_BACKEND", ERROR),
+    ),
+    (
+        "AUTH_KEY_STORAGE_BACKEND is secret-manager",
+        "worker",
+        {},
+        {"AUTH_KEY_STORAGE_BACKEND": "file"},
+        ("AUTH_KEY_STORAGE_BACKEND", ERROR),
+    ),
+    (
+        "STORAGE_PROVIDER required (hence S3_BUCKET)",
+        "api",
+        {},
+        {"STORAGE_PROVIDER": DROP, "S3_BUCKET": DROP},
+        ("STORAGE_PROVIDER", ERROR),
+    ),
+    (
+        "STORAGE_PROVIDER other than s3 (warning)",
+        "api",
+        {"STORAGE_PROVIDER": "s3"},
+        {"STORAGE_PROVIDER": "gcs", "S3_BUCKET": DROP},
+        ("STORAGE_PROVIDER", WARNING),
+    ),
+    # The blueprint's Redis always has TLS in transit: rediss:// in every environment.
+    (
+        "REDIS_URL is rediss outside production too",
+        "api",
+        {"REDIS_URL": "rediss://:tok@cache:6379"},
+        {"REDIS_URL": "redis://:tok@cache:6379"},
+        ("REDIS_URL", ERROR),
     ),
     (
         "S3_BUCKET is a name",
@@ -243,12 +281,11 @@ def test_strict_turns_warnings_into_errors():
 
 
 @pytest.mark.parametrize("how", ["label", "environment-name"])
-def test_production_requires_https_urls_and_tls_redis(how):
+def test_production_requires_https_urls(how):
     values = changed(
         "api",
         APP_PUBLIC_URL="http://app.example.com",
         API_BASE_URL="http://api.example.com",
-        REDIS_URL="redis://cache:6379",
     )
     assert check_environment(values, "api") == []  # fine outside production
     if how == "label":
@@ -260,7 +297,6 @@ def test_production_requires_https_urls_and_tls_redis(how):
     assert found(problems) == {
         ("APP_PUBLIC_URL", ERROR),
         ("API_BASE_URL", ERROR),
-        ("REDIS_URL", ERROR),
     }
 
 
@@ -277,7 +313,7 @@ def test_production_web_requires_https_api_url():
 
 
 def test_checking_production_with_another_label_warns():
-    values = changed("api", REDIS_URL="rediss://cache:6379/0")
+    values = changed("api", REDIS_URL="rediss://:tok@cache:6379/0")
     problems = check_environment(values, "api", environment_name="production")
     assert found(problems) == {("ENVIRONMENT", WARNING)}
 
@@ -372,3 +408,40 @@ def test_host_list_mistakes(hosts):
 def test_lists_are_comma_separated_or_json():
     assert parse_list(" a.com, b.com ,,") == ["a.com", "b.com"]
     assert parse_list('["a.com", "b.com"]') == ["a.com", "b.com"]
+
+
+# REDIS_URL carries the AUTH token when Terraform made Redis require one
+# (redis_require_auth_token=true: the output redis_auth_token_secret_arn is set).
+TOKEN_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme-redis-auth-AbCdEf"
+NO_TOKEN = {"REDIS_URL": "rediss://cache.internal:6379/0"}
+
+
+@pytest.mark.parametrize("profile", ["api", "worker"])
+def test_redis_url_without_the_token_is_refused_when_terraform_requires_it(profile):
+    outputs = {"redis_auth_token_secret_arn": TOKEN_SECRET}
+    assert check_environment(BASE[profile], profile, terraform_outputs=outputs) == []
+    problems = check_environment(changed(profile, **NO_TOKEN), profile, terraform_outputs=outputs)
+    assert found(problems) == {("REDIS_URL", ERROR)}
+    assert "redis_auth_token_secret_arn" in problems[0].fix
+
+
+def test_redis_url_without_a_token_passes_when_terraform_requires_none():
+    values = changed("api", **NO_TOKEN)
+    assert check_environment(values, "api", terraform_outputs={}) == []
+    outputs = {"redis_auth_token_secret_arn": None}  # redis_require_auth_token=false
+    assert check_environment(values, "api", terraform_outputs=outputs) == []
+
+
+def test_redis_url_without_a_token_warns_when_terraform_is_not_known():
+    # The blueprint's default requires the token; without the outputs it may be off on purpose.
+    problems = check_environment(changed("api", **NO_TOKEN), "api")
+    assert found(problems) == {("REDIS_URL", WARNING)}
+    strict = check_environment(changed("api", **NO_TOKEN), "api", strict=True)
+    assert found(strict) == {("REDIS_URL", ERROR)}
+
+
+def test_the_allowed_hosts_rule_names_the_url_it_misses():
+    values = changed("worker", ALLOWED_HOSTS="internal-alb.elb.amazonaws.com")
+    (problem,) = check_environment(values, "worker")
+    assert problem.variable == "ALLOWED_HOSTS" and problem.is_error
+    assert "api.example.com, the host of API_BASE_URL" in problem.message

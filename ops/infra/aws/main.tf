@@ -24,13 +24,19 @@ locals {
   certificate_arn = local.manage_dns ? one(aws_acm_certificate_validation.this[*].certificate_arn) : var.acm_certificate_arn
   scheme          = var.enable_https ? "https" : "http"
 
-  # A domain, when given (with or without a managed zone), else the load balancer's DNS name.
-  api_url = "${local.scheme}://${var.api_domain_name != "" ? var.api_domain_name : aws_lb.this["api"].dns_name}"
-  web_url = "${local.scheme}://${var.app_domain_name != "" ? var.app_domain_name : aws_lb.this["web"].dns_name}"
+  # A domain, when given (with or without a managed zone), else the load balancer's DNS name
+  # (plain HTTP only: no certificate matches it, see the domain names' validations).
+  api_host = var.api_domain_name != "" ? var.api_domain_name : aws_lb.this["api"].dns_name
+  web_host = var.app_domain_name != "" ? var.app_domain_name : aws_lb.this["web"].dns_name
+  api_url  = "${local.scheme}://${local.api_host}"
+  web_url  = "${local.scheme}://${local.web_host}"
 
   api_base_url   = var.api_base_url != "" ? var.api_base_url : local.api_url
   app_public_url = var.app_public_url != "" ? var.app_public_url : local.web_url
-  allowed_hosts  = var.api_domain_name != "" ? var.api_domain_name : aws_lb.this["api"].dns_name
+  # ALLOWED_HOSTS: every host the API is called on: its own (api_url) and API_BASE_URL's, which
+  # may be another name (a CDN, a hand-made record). The web app's host is its own ALB's.
+  api_base_url_host = lower(regex("^https?://([^/:]+)", local.api_base_url)[0])
+  allowed_hosts     = join(",", distinct([local.api_host, local.api_base_url_host]))
 
   auth_key_storage_provider = coalesce(var.auth_key_storage_provider, var.secrets_provider)
   # For aws_sm the keyset is named by its ARN so IAM can be scoped to it.

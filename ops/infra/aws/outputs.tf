@@ -131,7 +131,7 @@ output "app_public_url" {
 }
 
 output "allowed_hosts" {
-  description = "ALLOWED_HOSTS of the API (its domain, else its load balancer's DNS name)."
+  description = "ALLOWED_HOSTS of the API, comma-separated: its domain (else its load balancer's DNS name) and the host of api_base_url."
   value       = local.allowed_hosts
 }
 

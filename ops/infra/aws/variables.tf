@@ -134,7 +134,7 @@ variable "route53_zone_id" {
 }
 
 variable "api_domain_name" {
-  description = "Domain of the API, e.g. api.example.com: api_url, API_BASE_URL and ALLOWED_HOSTS use it; with route53_zone_id its records are created."
+  description = "Domain of the API, e.g. api.example.com: api_url, API_BASE_URL and ALLOWED_HOSTS use it; with route53_zone_id its records are created. Required with enable_https."
   type        = string
   default     = ""
 
@@ -142,16 +142,28 @@ variable "api_domain_name" {
     condition     = var.api_domain_name == "" || can(regex("^([a-z0-9-]+\\.)+[a-z]{2,}$", var.api_domain_name))
     error_message = "api_domain_name must be a lower-case DNS name such as api.example.com."
   }
+
+  # No certificate can match a load balancer's own DNS name (*.elb.amazonaws.com): with HTTPS
+  # and no domain, api_url would be an https:// URL every client refuses.
+  validation {
+    condition     = !var.enable_https || var.api_domain_name != ""
+    error_message = "enable_https=true needs api_domain_name (covered by the certificate): no certificate matches the load balancer's own DNS name. Set api_domain_name, or enable_https=false for dev/sandbox."
+  }
 }
 
 variable "app_domain_name" {
-  description = "Domain of the web app, e.g. app.example.com: web_url and APP_PUBLIC_URL use it; with route53_zone_id its records are created."
+  description = "Domain of the web app, e.g. app.example.com: web_url and APP_PUBLIC_URL use it; with route53_zone_id its records are created. Required with enable_https."
   type        = string
   default     = ""
 
   validation {
     condition     = var.app_domain_name == "" || can(regex("^([a-z0-9-]+\\.)+[a-z]{2,}$", var.app_domain_name))
     error_message = "app_domain_name must be a lower-case DNS name such as app.example.com."
+  }
+
+  validation {
+    condition     = !var.enable_https || var.app_domain_name != ""
+    error_message = "enable_https=true needs app_domain_name (covered by the certificate): no certificate matches the load balancer's own DNS name. Set app_domain_name, or enable_https=false for dev/sandbox."
   }
 }
 
@@ -187,9 +199,17 @@ variable "api_base_url" {
   type        = string
   default     = ""
 
+  # A host name (or IPv4 address) and an optional port: ALLOWED_HOSTS takes its host.
   validation {
-    condition     = var.api_base_url == "" || can(regex("^https?://[^/\\s]+(/[^\\s]*)?$", var.api_base_url))
-    error_message = "api_base_url must be an http(s) URL without spaces."
+    condition     = var.api_base_url == "" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s]*)?$", var.api_base_url))
+    error_message = "api_base_url must be an http(s) URL of a host name, without user info or spaces, such as https://api.example.com."
+  }
+
+  # Behind HTTPS, plain HTTP is redirected: a redirected POST loses its body, and CORS compares
+  # the https:// origin the browser really uses.
+  validation {
+    condition     = !var.enable_https || var.api_base_url == "" || can(regex("^https://", var.api_base_url))
+    error_message = "With enable_https=true, api_base_url must be an https:// URL (API_BASE_URL)."
   }
 }
 
@@ -198,9 +218,17 @@ variable "app_public_url" {
   type        = string
   default     = ""
 
+  # A host name (or IPv4 address) and an optional port: CORS compares its origin.
   validation {
-    condition     = var.app_public_url == "" || can(regex("^https?://[^/\\s]+(/[^\\s]*)?$", var.app_public_url))
-    error_message = "app_public_url must be an http(s) URL without spaces."
+    condition     = var.app_public_url == "" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\\s]*)?$", var.app_public_url))
+    error_message = "app_public_url must be an http(s) URL of a host name, without user info or spaces, such as https://app.example.com."
+  }
+
+  # Behind HTTPS, plain HTTP is redirected: a redirected POST loses its body, and CORS compares
+  # the https:// origin the browser really uses.
+  validation {
+    condition     = !var.enable_https || var.app_public_url == "" || can(regex("^https://", var.app_public_url))
+    error_message = "With enable_https=true, app_public_url must be an https:// URL (APP_PUBLIC_URL)."
   }
 }
 

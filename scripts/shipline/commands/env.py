@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument(
+        "--terraform-outputs",
+        metavar="FILE",
+        help="`terraform output -json` of the environment: the rules that depend on how "
+        "Terraform ran read it (e.g. whether REDIS_URL must carry the AUTH token)",
+    )
+    check.add_argument(
         "--api-replicas",
         type=int,
         metavar="N",
@@ -75,6 +81,14 @@ def check(args: argparse.Namespace) -> int:
     else:
         values = dict(os.environ)
         source = "process environment"
+    terraform_outputs = None
+    if args.terraform_outputs:
+        from shipline.envmap import parse_terraform_outputs
+
+        parsed = parse_terraform_outputs(
+            _read_outputs(args.terraform_outputs), args.terraform_outputs
+        )
+        terraform_outputs = {name: output.value for name, output in parsed.items()}
     secrets = secret_values(values, inventory)
     problems = check_environment(
         values,
@@ -83,6 +97,7 @@ def check(args: argparse.Namespace) -> int:
         strict=args.strict,
         api_replicas=args.api_replicas,
         inventory=inventory,
+        terraform_outputs=terraform_outputs,
     )
     production = inventory.is_production(args.environment_name) or inventory.is_production(
         values.get(ENVIRONMENT)
@@ -160,7 +175,7 @@ def from_terraform(args: argparse.Namespace) -> int:
     text = _read_outputs(args.outputs)
     outputs = parse_terraform_outputs(text, source)
     inventory = load_inventory()
-    mapped = env_from_terraform(outputs, inventory)
+    mapped = env_from_terraform(outputs, inventory, source)
     output_format = "json" if args.json else args.format
     set_names = {item.name for item in mapped}
     for item in mapped:

@@ -390,7 +390,7 @@ class Deploy:
 
     def env_rule_checks(self) -> None:
         """The hosting guide's rules on the task definitions about to run (named, skippable)."""
-        from shipline.secrets_check import check_secret_refs
+        from shipline.secrets_check import check_named_secrets, check_secret_refs
 
         skip = self.skipped
         targets = {key: run.target for key, run in self.runs.items()}
@@ -407,6 +407,8 @@ class Deploy:
         )
         if envrules.SECRET_REFS not in skip:
             problems += check_secret_refs(envrules.secret_refs_of(targets), self.region)
+            named = envrules.named_secrets_of(targets, dict(self.environment.services))
+            problems += check_named_secrets(named, self.region)
         for problem in problems:
             if not problem.is_error:
                 self.report(f"preflight warning: {problem.text()}")
