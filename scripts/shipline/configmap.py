@@ -114,8 +114,9 @@ def render_yaml(generated: GeneratedConfig, source: str) -> str:
     """The document as shipline.yml text, saying where it came from."""
     import yaml
 
+    shown = " ".join(source.split())  # a comment line, whatever the file's name
     header = (
-        f"# Written by `shipline config from-terraform` from {source}: the names Terraform\n"
+        f"# Written by `shipline config from-terraform` from {shown}: the names Terraform\n"
         "# gave the environment. Add `images:` and any `wait`, `health`, `rollback` settings.\n"
     )
     body = yaml.safe_dump(generated.document, sort_keys=False, default_flow_style=False)

@@ -116,3 +116,10 @@ def test_a_missing_outputs_file_is_exit_2(capsys, tmp_path):
     code, out, err = run(capsys, tmp_path / "missing.json")
     assert (code, out) == (2, "")
     assert "Terraform outputs file not found" in err
+
+
+def test_the_mapping_fits_its_schema():
+    from shipline import schemas
+    from shipline.configmap import load_mapping
+
+    assert schemas.problems("shipline-from-terraform", load_mapping()) == []

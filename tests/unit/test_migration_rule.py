@@ -153,3 +153,11 @@ def test_a_record_of_a_migration_that_ran_keeps_its_form():
         "exit_code": 0,
         "reason": None,
     }
+
+
+def test_migrate_alone_refuses_an_environment_that_says_migrate_none(capsys, tmp_path):
+    path = write(tmp_path, "none")
+    capsys.readouterr()
+    code = main(["migrate", "--config", str(path), "-e", "production", "--image", "api=x:1"])
+    assert code == 2
+    assert "environment 'production' says `migrate: none`" in capsys.readouterr().err
