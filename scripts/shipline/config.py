@@ -21,6 +21,7 @@ from shipline import schemas
 from shipline.errors import ConfigError, UsageError
 
 SCHEMA = "shipline"
+MIGRATE_NONE = "none"  # `migrate: none`: this app has no migration, on purpose
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\{[^}]*\}?)")
 
 
@@ -69,6 +70,8 @@ class Environment:
     wait: Wait
     health: HealthSettings
     rollback: str
+    # `migrate: none`: the file says on purpose that this app has no migration.
+    migrate_none: bool = False
 
     @property
     def history_bucket(self) -> str:
@@ -271,6 +274,17 @@ def reference_problems(document: Any) -> list[str]:
     return problems
 
 
+def config_warnings(config: Config) -> list[str]:
+    """What is valid but says less than it should: an environment silent about its migration
+    deploys without one, so it must say `migrate: none` when that is meant."""
+    return [
+        f"environments.{name}.migrate: missing: deploys run no migration (and say so); "
+        "add a `migrate` section, or `migrate: none` if the app has none"
+        for name, environment in sorted(config.environments.items())
+        if environment.migrate is None and not environment.migrate_none
+    ]
+
+
 def _items(value: Any) -> list[tuple[Any, Any]]:
     return list(value.items()) if isinstance(value, dict) else []
 
@@ -318,7 +332,7 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
         for key, spec in raw["services"].items()
     }
     migrate = None
-    if "migrate" in raw:
+    if "migrate" in raw and raw["migrate"] != MIGRATE_NONE:
         spec = {**_defaults("migrate"), **raw["migrate"]}
         migrate = Migrate(
             service=spec["service"],
@@ -343,4 +357,5 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
             request_timeout=float(health["request_timeout"]),
         ),
         rollback=raw.get("rollback", _defaults("environment")["rollback"]),
+        migrate_none=raw.get("migrate") == MIGRATE_NONE,
     )

@@ -310,7 +310,7 @@ def test_a_task_definition_from_terraform_is_used_as_given(
     [record] = records(environment, s3)
     assert record["services"]["api"]["task_definition"] == given
     assert record["images"] == {"api": environment.image("api", "tf7")}
-    assert record["migrate"] is None
+    assert record["migrate"] == {"skipped": "asked with --no-migrate"}
 
 
 def test_dry_run_prints_the_image_diff_and_changes_nothing(

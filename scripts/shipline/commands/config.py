@@ -1,22 +1,47 @@
-"""`shipline config check`: validate shipline.yml and list every problem at once."""
+"""`shipline config check|from-terraform`: validate shipline.yml, or write an environment of it
+from the Terraform blueprint's outputs."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from shipline import console
 from shipline.errors import EXIT_OK, EXIT_REFUSED, ConfigError
 
-HELP = "validate shipline.yml"
+HELP = "validate shipline.yml, or write an environment of it from Terraform outputs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("check", help="validate shipline.yml; exit 2 listing every problem")
+    actions.add_parser(
+        "check",
+        help="validate shipline.yml; exit 2 listing every problem (warnings: exit 0)",
+    )
+    terraform = actions.add_parser(
+        "from-terraform",
+        help="write an environment of shipline.yml from `terraform output -json`",
+        description="Write the environment ENV of shipline.yml (cluster, services, containers, "
+        "image keys, health URLs, the migration, the history) from the outputs of the "
+        "blueprint in ops/infra/aws, on stdout (see docs/shipline-yml.md).",
+    )
+    terraform.add_argument(
+        "--outputs", required=True, metavar="FILE", help="`terraform output -json` ('-': stdin)"
+    )
+    terraform.add_argument(
+        "-e", "--environment", required=True, help="the environment's name in shipline.yml"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from shipline.config import load_config
+    if args.action == "from-terraform":
+        return from_terraform(args)
+    return check(args)
+
+
+def check(args: argparse.Namespace) -> int:
+    from shipline import github
+    from shipline.config import config_warnings, load_config
 
     try:
         config = load_config(args.config)
@@ -28,9 +53,42 @@ def run(args: argparse.Namespace) -> int:
         noun = "problem" if len(exc.problems) == 1 else "problems"
         console.info(f"{exc.source}: invalid ({len(exc.problems)} {noun})")
         return EXIT_REFUSED
+    warnings = config_warnings(config)
     summary = {name: sorted(env.services) for name, env in sorted(config.environments.items())}
     if args.json:
-        console.emit_json({"valid": True, "file": config.source, "environments": summary})
+        console.emit_json(
+            {
+                "valid": True,
+                "file": config.source,
+                "environments": summary,
+                "warnings": warnings,
+            }
+        )
+    for warning in warnings:
+        console.info(f"{config.source}: warning: {warning}")
+        github.warning(warning, title=f"config check: {config.source}")
     described = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in summary.items())
-    console.info(f"{config.source}: valid ({described})")
+    noun = "warning" if len(warnings) == 1 else "warnings"
+    counted = f", {len(warnings)} {noun}" if warnings else ""
+    console.info(f"{config.source}: valid ({described}){counted}")
+    return EXIT_OK
+
+
+def from_terraform(args: argparse.Namespace) -> int:
+    from shipline.commands.env import _read_outputs as read_outputs
+    from shipline.configmap import config_from_terraform, render_yaml
+    from shipline.envmap import parse_terraform_outputs
+
+    source = "stdin" if args.outputs == "-" else args.outputs
+    outputs = parse_terraform_outputs(read_outputs(args.outputs), source)
+    generated = config_from_terraform(outputs, args.environment)
+    for note in generated.notes:
+        console.info(f"config from-terraform: {note}")
+    if args.json:
+        console.emit_json(generated.document)
+    else:
+        sys.stdout.write(render_yaml(generated, source))
+        sys.stdout.flush()
+    services = ", ".join(generated.document["environments"][args.environment]["services"])
+    console.info(f"config from-terraform: environment {args.environment} ({services})")
     return EXIT_OK

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     environment = load_environment(args.config, args.environment)
     settings = environment.migrate
     if settings is None:
-        raise UsageError(f"environment '{environment.name}' has no `migrate` section")
+        said = "says `migrate: none`" if environment.migrate_none else "has no `migrate` section"
+        raise UsageError(f"environment '{environment.name}' {said}")
     service = environment.services[settings.service]
     region = aws.resolve_region(environment.region)
     ecs = aws.client("ecs", region)

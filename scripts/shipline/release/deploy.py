@@ -84,6 +84,7 @@ class DeployResult:
     error: str | None = None
     services: dict[str, ServiceRun] = field(default_factory=dict)
     migration: MigrationResult | None = None
+    migration_skipped: str | None = None  # why no migration ran, when none did
     health: list[HealthResult] = field(default_factory=list)
     rollback: str | None = None  # what the rollback did, when there was one
     record_uri: str | None = None
@@ -111,7 +112,7 @@ class DeployResult:
                 }
                 for key, run in self.services.items()
             },
-            "migrate": self.migration.to_record() if self.migration else None,
+            "migrate": self.migrate_record(),
             "health": [result.to_record() for result in self.health],
             "rollback": self.rollback,
             "record": self.record_uri,
@@ -121,6 +122,12 @@ class DeployResult:
             "terraform": self.terraform,
             "left_alone": self.left_alone,
         }
+
+    def migrate_record(self) -> dict[str, Any] | None:
+        """As the record's `migrate`: the task that ran, or why none did."""
+        if self.migration is not None:
+            return self.migration.to_record()
+        return {"skipped": self.migration_skipped} if self.migration_skipped else None
 
 
 def update_failure(failed: Mapping[str, str]) -> str:
@@ -218,13 +225,18 @@ class Deploy:
         return self.result
 
     def execute(self) -> None:
+        skipped = plan.migration_skip_reason(
+            self.environment, self.runs, skip=not self.request.migrate
+        )
+        if skipped is not None:
+            self.skip_migration(skipped)
         if not self.runs:
             self.report("nothing to move: every service is left alone")
             self.finish("succeeded", EXIT_OK, None)
             return
         with self.phase("register task definitions"):
             self.register()
-        if plan.migration_applies(self.environment, self.runs, skip=not self.request.migrate):
+        if skipped is None:
             with self.phase("migrate"):
                 migration = self.migrate()
             if not migration.ok:
@@ -596,6 +608,14 @@ class Deploy:
                     self.report(f"  | {github.mask_text(line)}")
         self.history.update(self.record)
         return result
+
+    def skip_migration(self, reason: str) -> None:
+        """A release without a migration says so: on the terminal, in the summary and record."""
+        from shipline.release.records import MigrateRecord
+
+        self.report(f"migration: skipped ({reason})")
+        self.result.migration_skipped = reason
+        self.record.migrate = MigrateRecord(skipped=reason)
 
     # --- step 5 ------------------------------------------------------------------------------
 

@@ -208,4 +208,20 @@ def image_of(task_definition: Mapping[str, Any], container: str) -> str | None:
 
 def migration_applies(environment: Environment, moves: Mapping[str, Move], skip: bool) -> bool:
     """A migration runs when the config has one and the service it runs in is moving."""
-    return bool(environment.migrate) and not skip and environment.migrate.service in moves
+    return migration_skip_reason(environment, moves, skip) is None
+
+
+def migration_skip_reason(
+    environment: Environment, moves: Mapping[str, Any], skip: bool
+) -> str | None:
+    """Why a release with these moves runs no migration (said in its summary and record);
+    None when it runs one."""
+    if environment.migrate is None:
+        if environment.migrate_none:
+            return "shipline.yml says `migrate: none` for this environment"
+        return "shipline.yml has no `migrate` section for this environment"
+    if skip:
+        return "asked with --no-migrate"
+    if environment.migrate.service not in moves:
+        return f"service '{environment.migrate.service}', whose new version runs it, is not moving"
+    return None

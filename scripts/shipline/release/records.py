@@ -110,15 +110,18 @@ class ServiceRecord:
 
 @dataclass
 class MigrateRecord:
-    """The one-off migration task of a deploy."""
+    """The one-off migration task of a deploy, or why the deploy ran none (`skipped`)."""
 
     task_arn: str | None = None
     task_definition: str | None = None
     exit_code: int | None = None
     reason: str | None = None
+    skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.skipped is not None:
+            return {"skipped": self.skipped}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "skipped"}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MigrateRecord:

@@ -77,6 +77,9 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
             lines += ["", "<details><summary>last log lines</summary>", ""]
             lines += [markdown_code_block(tail), "</details>"]
         lines.append("")
+    elif result.migration_skipped:
+        # shipline's own words around a service key of the config (letters, digits, - and _).
+        lines.append(f"**Migration:** skipped: {result.migration_skipped}\n")
     if result.health:
         health_rows = [
             [h.service, h.url, "ok" if h.ok else "FAILED", h.status, h.attempts]

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -157,8 +158,19 @@ def seed_environment(
     desired_count: int = 2,
     image_tag: str = "v1",
     wait_timeout: float = 30.0,
+    cluster: str | None = None,
+    service_names: Mapping[str, str] | None = None,
+    history_bucket: str | None = None,
 ) -> SeededEnvironment:
-    """Create the environment in the sandbox at `endpoint_url` and wait until it converged."""
+    """Create the environment in the sandbox at `endpoint_url` and wait until it converged.
+
+    Names derive from `name` (the cluster, `<name>-api`, `-web`, `-billing-worker`, the
+    `<name>-releases` bucket) unless given: `service_names` maps every key of SERVICE_KEYS to
+    its ECS service name, so an environment can carry the names of real infrastructure.
+    """
+    cluster = cluster or name
+    if service_names is not None and set(service_names) != set(SERVICE_KEYS):
+        raise ShiplineError(f"service_names must name exactly {', '.join(SERVICE_KEYS)}")
 
     def client(service: str) -> Any:
         return _client(endpoint_url, region, service)
@@ -185,7 +197,7 @@ def seed_environment(
         GroupName=f"{name}-tasks", Description="ECS tasks", VpcId=vpc_id
     )["GroupId"]
 
-    cluster_arn = ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
+    cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
 
     # IAM roles the task definitions name.
     assume = json.dumps(
@@ -225,7 +237,7 @@ def seed_environment(
         for env, value in secret_values.items()
     }
 
-    history_bucket = f"{name}-releases"
+    history_bucket = history_bucket or f"{name}-releases"
     storage_bucket = f"{name}-storage"
     for bucket in (history_bucket, storage_bucket):
         if region == "us-east-1":
@@ -292,6 +304,7 @@ def seed_environment(
         },
     }
     services = {"api": f"{name}-api", "web": f"{name}-web", "worker": f"{name}-billing-worker"}
+    services = dict(service_names) if service_names is not None else services
     families = dict(services)
     containers = {"api": "api", "web": "web", "worker": "api"}
     log_groups = {key: f"/ecs/{name}/{key}" for key in SERVICE_KEYS}
@@ -354,7 +367,7 @@ def seed_environment(
             ]
             extra["healthCheckGracePeriodSeconds"] = 30
         service_arns[key] = ecs.create_service(
-            cluster=name,
+            cluster=cluster,
             serviceName=services[key],
             taskDefinition=task_definitions[key],
             desiredCount=desired_count,
@@ -377,7 +390,7 @@ def seed_environment(
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,
         security_group_id=security_group_id,
-        cluster=name,
+        cluster=cluster,
         cluster_arn=cluster_arn,
         services=services,
         service_arns=service_arns,
@@ -394,7 +407,7 @@ def seed_environment(
         storage_bucket=storage_bucket,
         desired_count=desired_count,
     )
-    wait_until_converged(ecs, name, list(services.values()), timeout=wait_timeout)
+    wait_until_converged(ecs, cluster, list(services.values()), timeout=wait_timeout)
     return environment
 
 
