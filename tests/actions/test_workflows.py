@@ -4,6 +4,7 @@ is in test_workflow_runs.py, on GitHub's own expression engine."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from functools import cache
 from pathlib import Path
@@ -459,3 +460,40 @@ def test_every_composite_action_is_used_by_a_workflow():
     }
     actions = {path.parent.name for path in gates.action_files()}
     assert actions - used == set()
+
+
+def role_allows(role: str) -> set[str]:
+    """The actions the blueprint's role `github_<role>` allows (its policy as written)."""
+    body = infra_rules.load(infra_rules.BLUEPRINT).data[
+        ("aws_iam_policy_document", f"github_{role}")
+    ]
+    statements = list(body.get("statement", []))
+    for dynamic in body.get("dynamic", []):
+        statements += dynamic.get("statement", {}).get("content", [])
+    return {
+        action
+        for statement in statements
+        if statement.get("effect", "Allow") == "Allow"
+        for action in statement.get("actions", [])
+    }
+
+
+def test_the_role_the_terraform_step_assumes_can_plan_and_the_release_role_cannot():
+    # The defect: the Terraform step ran with the deploy role, which cannot even read the
+    # zones `plan` starts with. The job running terraform-apply assumes the infra role.
+    for path in all_workflows():
+        for job_id, job in workflow(path.name)["jobs"].items():
+            actions = {local_action(step) for step in steps_of(job)}
+            if not actions & AWS_ACTIONS:
+                continue
+            [role_var] = {
+                step["with"]["role-to-assume"]
+                for step in steps_of(job)
+                if uses_name(step) == AWS_CREDENTIALS and "role-to-assume" in step["with"]
+            }
+            role = ROLES[re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", role_var)[1]]
+            can_plan = any(
+                fnmatch.fnmatchcase("ec2:DescribeAvailabilityZones", pattern)
+                for pattern in role_allows(role)
+            )
+            assert can_plan == ("terraform-apply" in actions), (path.name, job_id, role)
