@@ -258,3 +258,11 @@ def test_infra_role_grants_no_iam_wildcard_and_attaches_only_the_blueprints_poli
     assert attach["condition"][0]["variable"] == "iam:PolicyARN"
     assert attach["condition"][0]["values"] == "${local.blueprint_managed_policy_arns}"
     assert "AdministratorAccess" not in str(TF.locals["blueprint_managed_policy_arns"])
+
+
+def test_infra_role_policy_does_not_follow_the_apps_secrets_or_services():
+    # The infra role cannot change its own policy: a policy that followed api_secrets or the
+    # services would turn every such change into an admin apply.
+    text = str(TF.data[("aws_iam_policy_document", "github_infra")])
+    for moving in ("secret_arns", "var.api_secrets", "var.web_secrets", "aws_ecs_service"):
+        assert moving not in text, moving

@@ -311,6 +311,8 @@ resource "aws_iam_role" "github_infra" {
   max_session_duration = local.github_role_max_session_seconds
 }
 
+# Its statements depend on names and IAM inputs only, not on the app's secrets or services: a
+# change there is applied by the infra role itself, a change here needs the admin apply.
 data "aws_iam_policy_document" "github_infra" {
   #checkov:skip=CKV_AWS_356:Creating VPCs, load balancers, databases, caches, clusters, keys and log groups cannot be scoped to ARNs that do not exist yet; IAM, S3 and Secrets Manager are scoped to this environment's names.
   #checkov:skip=CKV_AWS_111:Same: Terraform writes the blueprint's EC2, ELB, RDS, ElastiCache, ECS, KMS, ACM, Route53 and Logs resources, which cannot be constrained before they exist.
@@ -373,17 +375,6 @@ data "aws_iam_policy_document" "github_infra" {
       "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${local.name}-*",
       "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:rds!db-*",
     ]
-  }
-
-  # The referenced secrets: their metadata only (the preflight), never their values.
-  dynamic "statement" {
-    for_each = length(local.preflight_secret_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "ReferencedSecretMetadata"
-      actions   = ["secretsmanager:DescribeSecret"]
-      resources = local.preflight_secret_arns
-    }
   }
 
   # The storage, release-history and access-log buckets, and their objects (the history's
