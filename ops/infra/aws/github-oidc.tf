@@ -321,12 +321,6 @@ data "aws_iam_policy_document" "github_infra" {
   #checkov:skip=CKV_AWS_107:Same: the secrets Terraform owns, by this environment's names.
   #checkov:skip=CKV_AWS_110:iam:PassRole is limited to the four service roles of this environment and denied on both GitHub roles.
   #checkov:skip=CKV2_AWS_40:No full IAM privileges: iam:* is allowed on this environment's roles only, and the deny statements cut out trust and self changes.
-  #checkov:skip=CKV_AWS_289:See CKV_AWS_109.
-  #checkov:skip=CKV_AWS_290:See CKV_AWS_111.
-  #checkov:skip=CKV_AWS_355:See CKV_AWS_356.
-  #checkov:skip=CKV_AWS_286:See CKV_AWS_109 and CKV_AWS_110: the privilege-escalation paths (own policy, trust, PassRole, AssumeRole) are denied.
-  #checkov:skip=CKV_AWS_287:See CKV_AWS_108.
-  #checkov:skip=CKV_AWS_288:See CKV_AWS_108.
   count = local.create_deploy_role ? 1 : 0
 
   # The blueprint's services. Creation cannot be scoped to ARNs that do not exist yet.
