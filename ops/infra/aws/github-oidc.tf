@@ -416,6 +416,8 @@ data "aws_iam_policy_document" "github_infra" {
     }
   }
 
+  # RDS is given its monitoring role by the RDS API (rds.amazonaws.com), which hands it on to
+  # the monitoring service that assumes it.
   statement {
     sid       = "PassServiceRoles"
     actions   = ["iam:PassRole"]
@@ -424,7 +426,7 @@ data "aws_iam_policy_document" "github_infra" {
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com"]
+      values   = ["ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com"]
     }
   }
 
