@@ -380,6 +380,8 @@ def test_terraform_apply_hands_on_the_web_apps_url(terraform_job, app_public_url
     done = run_action(ACTIONS / "terraform-apply", {}, env=env, workspace=workspace)
     assert done.exit_code == 0, done.log
     assert done.outputs["app-url"] == expected
+    # The API's URL too: deploy.yml's deploy job runs in another job, without this GITHUB_ENV.
+    assert done.outputs["api-url"] == done.env["API_BASE_URL"] == "https://api.example.com"
 
 
 def test_terraform_apply_skips_the_apply_of_a_plan_that_changes_nothing(terraform_job):
@@ -482,7 +484,7 @@ def test_terraform_apply_gives_terraform_the_registry_password_and_never_shows_i
     env, workspace, log = terraform_job
     password = "ghp_" + "Q7x" * 12
     github = {"secrets": {"REGISTRY_PASSWORD": password}, "vars": {"REGISTRY_USERNAME": "octo"}}
-    env.update(workflow_step_env("deploy.yml", "deploy", "terraform", github))
+    env.update(workflow_step_env("deploy.yml", "terraform", "terraform", github))
     env["TERRAFORM_ENV_LOG"] = str(tmp_path / "terraform-env.log")
     done = run_action(
         ACTIONS / "terraform-apply",

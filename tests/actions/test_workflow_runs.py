@@ -11,6 +11,7 @@ import pytest
 
 from actions import run_model
 from actions.concurrency import Groups
+from actions.engine import Status
 from actions.run_model import Run, Scenario, play
 
 TAG = "refs/tags/v1.2.0"
@@ -19,10 +20,25 @@ DIGEST = "@sha256:" + "a" * 64
 APP_URL = "https://app.example.com"
 # A GitHub environment's own variables (Settings > Environments), seen by jobs that declare it.
 PRODUCTION = {"AWS_REGION": "eu-west-1", "APP_PUBLIC_URL": "https://app.vars.example.com"}
-# The deploy job's step outputs when it ran Terraform, then deployed its task definitions.
+# The GitHub environment of deploy.yml's Terraform job (its own reviewers, the infra role).
+PRODUCTION_INFRA = {"AWS_REGION": "eu-west-1", "AWS_INFRA_ROLE_ARN": "arn:aws:iam::1:role/infra"}
+ENVIRONMENTS = {"production": PRODUCTION, "production-infra": PRODUCTION_INFRA}
+API_URL = "https://api.example.com"
+SESSION = "20261201T120000Z-1a2b3c"
+# The Terraform job's step outputs: the release session, then what Terraform registered.
+TERRAFORMED = {
+    "credentials": {"method": "oidc"},
+    "session": {"release_id": SESSION},
+    "terraform": {
+        "app-url": APP_URL,
+        "api-url": API_URL,
+        "task-definitions": "api=arn:api:7\nweb=arn:web:4",
+        "cluster": "shop",
+    },
+}
+# The deploy job's step outputs when it deployed Terraform's task definitions, or images.
 DEPLOYED = {
-    "terraform": {"app-url": APP_URL, "task-definitions": "api=arn:api:7", "cluster": "shop"},
-    "deploy-terraform": {"release-id": "20261201T120000Z-1a2b3c", "status": "succeeded"},
+    "deploy-terraform": {"release-id": SESSION, "status": "succeeded"},
     "deploy-images": {"release-id": "20261201T120000Z-4d5e6f", "status": "succeeded"},
     "credentials": {"method": "oidc"},
 }
@@ -58,10 +74,11 @@ def build_run(kind: str, event: str = "push", **changes: Any) -> Scenario:
         event,
         ref=TAG if event == "push" else "refs/heads/main",
         vars={"SHIPLINE_REGISTRY": ECR} if kind == "ecr" else {},
-        environments={"production": PRODUCTION},
+        environments=ENVIRONMENTS,
         step_outputs={
             "plan": {"plan": plan},
             "summary": {"collect": images(kind)},
+            "deploy/terraform": TERRAFORMED,
             "deploy/deploy": DEPLOYED,
         },
     )
@@ -84,7 +101,9 @@ def test_a_tag_push_deploys_the_images_it_built(kind):
     for build in BUILDS[kind]:
         assert run.result(build) == "success"
     assert run.result("deploy") == "success", {p: j.result for p, j in run.jobs.items()}
-    assert deployed(run) == {"deploy/deploy"}
+    # Terraform in its own environment, then the deploy in the target's, one session across.
+    assert deployed(run) == {"deploy/terraform", "deploy/deploy"}
+    assert run.jobs["deploy/terraform"].environment == {"name": "production-infra"}
     # deploy.yml gets this run's digests and the release environment, as inputs.
     job = run.jobs["deploy/deploy"]
     assert job.inputs == {
@@ -94,10 +113,8 @@ def test_a_tag_push_deploys_the_images_it_built(kind):
         "skip_migrations": False,
     }
     assert job.environment == {"name": "production", "url": APP_URL}
-    assert run.jobs["deploy"].outputs == {
-        "release_id": "20261201T120000Z-1a2b3c",
-        "status": "succeeded",
-    }
+    assert deploy_step_with(run, "deploy/deploy", "deploy-terraform")["release-id"] == SESSION
+    assert run.jobs["deploy"].outputs == {"release_id": SESSION, "status": "succeeded"}
 
 
 def suite_caller() -> str:
@@ -207,31 +224,96 @@ def test_without_inputs_or_variables_the_images_go_to_ghcr_under_the_repository(
 # --- deploy.yml and rollback.yml by hand ---------------------------------------------------------
 
 
-def deploy_run(**inputs: Any) -> Scenario:
-    return Scenario(
+def deploy_run(**changes: Any) -> Scenario:
+    inputs = {"environment": "production", **changes.pop("inputs", {})}
+    scenario = Scenario(
         "deploy.yml",
         "workflow_dispatch",
-        inputs={"environment": "production", **inputs},
-        environments={"production": PRODUCTION},
-        step_outputs={"deploy": DEPLOYED},
+        inputs=inputs,
+        environments=ENVIRONMENTS,
+        step_outputs={"terraform": TERRAFORMED, "deploy": DEPLOYED},
     )
+    for key, value in changes.items():
+        setattr(scenario, key, value)
+    return scenario
 
 
-def test_a_deploy_by_hand_runs_terraform_and_links_the_web_app_it_reports():
-    run = play(deploy_run(api_image=images("ghcr")["api_image"]))
+def step_of(workflow: str, job_id: str, step_id: str) -> dict[str, Any]:
+    [step] = [s for s in run_model.load(workflow)["jobs"][job_id]["steps"]
+              if s.get("id") == step_id]  # fmt: skip
+    return step
+
+
+def deploy_step_with(run: Run, path: str, step_id: str) -> dict[str, Any]:
+    """The with: and env: of deploy.yml's step `step_id` in job `path`, as GitHub gives them."""
+    step = step_of("deploy.yml", path.rsplit("/", 1)[-1], step_id)
+    given = {key: run.evaluate(path, value, "jobs.steps.with")
+             for key, value in (step.get("with") or {}).items()}  # fmt: skip
+    given.update({key: run.evaluate(path, value, "jobs.steps.env")
+                  for key, value in (step.get("env") or {}).items()})  # fmt: skip
+    return given
+
+
+def test_a_deploy_by_hand_runs_terraform_then_deploys_what_it_registered():
+    run = play(deploy_run(inputs={"api_image": images("ghcr")["api_image"]}))
+    terraform, deploy = run.jobs["terraform"], run.jobs["deploy"]
+    assert (terraform.result, deploy.result) == ("success", "success")
+    assert terraform.environment == {"name": "production-infra"}
+    assert terraform.steps["terraform"]["outcome"] == "success"
+    # A successful apply leaves the session open for the deploy job.
+    assert terraform.steps["end-session"]["outcome"] == "skipped"
+    assert deploy.steps["deploy-terraform"]["outcome"] == "success"
+    assert deploy.steps["deploy-images"]["outcome"] == "skipped"
+    assert deploy.environment == {"name": "production", "url": APP_URL}
+    given = deploy_step_with(run, "deploy", "deploy-terraform")
+    assert given["release-id"] == SESSION
+    assert given["task-definitions"] == TERRAFORMED["terraform"]["task-definitions"]
+    assert given["ECS_CLUSTER_NAME"] == "shop"
+    assert (given["API_BASE_URL"], given["APP_PUBLIC_URL"]) == (API_URL, APP_URL)
+    assert deploy.outputs["release_id"] == SESSION
+    # The deploy job's clean-up runs always and ends nothing after a finished deploy.
+    assert deploy.steps["end-session"]["outcome"] == "success"
+    # Each job assumes its own role, from its own environment's variables.
+    assert run.evaluate("terraform", "${{ vars.AWS_INFRA_ROLE_ARN }}", "jobs.steps.with")
+    assert not run.evaluate("deploy", "${{ vars.AWS_INFRA_ROLE_ARN }}", "jobs.steps.with")
+
+
+@pytest.mark.parametrize("result", ["failure", "cancelled"])
+def test_a_terraform_job_that_does_not_succeed_skips_the_deploy_and_ends_its_session(result):
+    run = play(
+        deploy_run(
+            results={"terraform": result},
+            step_outcomes={"terraform": {"terraform": "failure"}},
+        )
+    )
+    assert run.result("terraform") == result
+    assert run.result("deploy") == "skipped"
+    # Its own clean-up ends the session: the record failed, naming what changed; lock freed.
+    assert run.jobs["terraform"].steps["end-session"]["outcome"] == "success"
+    clean_up = step_of("deploy.yml", "terraform", "end-session")
+    assert "--finish-record" in clean_up["run"]
+    assert run.evaluate("terraform", clean_up["env"]["RELEASE_ID"], "jobs.steps.env") == SESSION
+
+
+def test_a_cancel_during_terraform_ends_its_session():
+    # The run model plays a cancelled run from its start; the clean-up's `if:` is evaluated
+    # here with the step status GitHub gives after a cancel during the apply.
+    condition = step_of("deploy.yml", "terraform", "end-session")["if"]
+    contexts = {"steps": {"session": {"outputs": {"release_id": SESSION}}}}
+    cancelled = Status(success=False, failure=False, cancelled=True)
+    assert run_model._condition(condition, contexts, cancelled) is True
+    without_session = {"steps": {"session": {"outputs": {}}}}
+    assert run_model._condition(condition, without_session, cancelled) is False
+
+
+def test_a_deploy_without_terraform_runs_the_deploy_job_alone():
+    run = play(deploy_run(inputs={"skip_terraform": True}))
+    assert run.result("terraform") == "skipped"
     job = run.jobs["deploy"]
     assert job.result == "success"
-    assert job.steps["terraform"]["outcome"] == "success"
-    assert job.steps["deploy-images"]["outcome"] == "skipped"
-    assert job.environment == {"name": "production", "url": APP_URL}
-    assert job.outputs["release_id"] == DEPLOYED["deploy-terraform"]["release-id"]
-
-
-def test_a_deploy_without_terraform_links_the_environments_app_url():
-    run = play(deploy_run(skip_terraform=True))
-    job = run.jobs["deploy"]
-    assert job.steps["terraform"]["outcome"] == "skipped"
+    assert job.steps["deploy-terraform"]["outcome"] == "skipped"
     assert job.steps["deploy-images"]["outcome"] == "success"
+    assert job.steps["end-session"]["outcome"] == "skipped"  # no session without Terraform
     assert job.environment == {"name": "production", "url": PRODUCTION["APP_PUBLIC_URL"]}
     assert job.outputs["release_id"] == DEPLOYED["deploy-images"]["release-id"]
 
@@ -241,7 +323,7 @@ def rollback_run(**inputs: Any) -> Scenario:
         "rollback.yml",
         "workflow_dispatch",
         inputs={"environment": "production", **inputs},
-        environments={"production": PRODUCTION},
+        environments=ENVIRONMENTS,
         step_outputs={"rollback": {"credentials": {"method": "oidc"}}},
     )
 
@@ -278,6 +360,15 @@ def group_of(run: Run, path: str) -> tuple[str | None, bool]:
     return concurrency.get("group"), bool(concurrency.get("cancel-in-progress"))
 
 
+def release_group_of(run: Run) -> tuple[str | None, bool]:
+    """deploy.yml's own group (held by the whole run, both jobs), started or called."""
+    if run.scenario.workflow == "deploy.yml":
+        concurrency = run.concurrency or {}
+    else:
+        concurrency = run.jobs["deploy"].called_concurrency or {}
+    return concurrency.get("group"), bool(concurrency.get("cancel-in-progress"))
+
+
 def test_a_rollback_queued_behind_a_deploy_is_never_dropped():
     # A deploy by hand is running; a rollback is started; then a tag push reaches its deploy.
     # GitHub keeps one pending run per group and cancels the older pending one (see
@@ -286,9 +377,9 @@ def test_a_rollback_queued_behind_a_deploy_is_never_dropped():
     rollback = play(rollback_run())
     tag_deploy = play(build_run("ghcr"))
     groups = Groups()
-    groups.queue("deploy by hand", *group_of(running_deploy, "deploy"))
+    groups.queue("deploy by hand", *release_group_of(running_deploy))
     groups.queue("rollback", *group_of(rollback, "rollback"))
-    groups.queue("tag deploy", *group_of(tag_deploy, "deploy/deploy"))
+    groups.queue("tag deploy", *release_group_of(tag_deploy))
     assert "rollback" not in groups.cancelled
     groups.finish("deploy by hand")
     assert "rollback" in groups.started
@@ -296,8 +387,9 @@ def test_a_rollback_queued_behind_a_deploy_is_never_dropped():
 
 def test_deploys_of_one_environment_run_one_at_a_time():
     first, second = play(deploy_run()), play(build_run("ghcr"))
-    assert group_of(first, "deploy") == group_of(second, "deploy/deploy")
-    group, cancel_in_progress = group_of(first, "deploy")
+    assert release_group_of(first) == release_group_of(second)
+    group, cancel_in_progress = release_group_of(first)
+    assert group == "shipline-release-production"
     assert group and not cancel_in_progress  # never cancelled half-way
     groups = Groups()
     groups.queue("deploy by hand", group, cancel_in_progress)
@@ -321,7 +413,7 @@ def test_no_called_workflow_waits_for_its_caller():
 def every_run() -> list[Scenario]:
     scenarios = [build_run(kind, event) for kind in BUILDS
                  for event in ("push", "workflow_dispatch")]  # fmt: skip
-    scenarios += [deploy_run(), deploy_run(skip_terraform=True), rollback_run()]
+    scenarios += [deploy_run(), deploy_run(inputs={"skip_terraform": True}), rollback_run()]
     scenarios += [Scenario("ci.yml", event) for event in ("push", "pull_request")]
     return scenarios
 

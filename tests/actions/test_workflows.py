@@ -4,6 +4,7 @@ is in test_workflow_runs.py, on GitHub's own expression engine."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from functools import cache
 from pathlib import Path
@@ -93,34 +94,38 @@ def test_deploy_has_no_other_trigger_and_hands_back_the_release():
     assert not any(spec["required"] for spec in secrets.values())
 
 
-def test_deploy_job_runs_the_release_steps_in_order():
-    job = workflow("deploy.yml")["jobs"]["deploy"]
-    order = [uses_name(step) or "run" for step in steps_of(job)]
-    wanted = [
-        "actions/checkout",
-        AWS_CREDENTIALS,
-        "$/actions/setup-shipline",
-        "$/actions/terraform-apply",
-        "$/actions/ecs-deploy",
-    ]
-    positions = [order.index(name) for name in wanted]
-    assert positions == sorted(positions), order
-    assert order[-1] == "run" and steps_of(job)[-1]["if"] == "always()"  # the outcome summary
+def test_deploy_runs_terraform_and_the_release_in_two_jobs_in_order():
+    jobs = workflow("deploy.yml")["jobs"]
+    assert jobs["deploy"]["needs"] == "terraform"
+    for job_id, wanted in [
+        ("terraform", ["actions/checkout", AWS_CREDENTIALS, "$/actions/setup-shipline",
+                       "$/actions/terraform-apply"]),
+        ("deploy", ["actions/checkout", AWS_CREDENTIALS, "$/actions/setup-shipline",
+                    "$/actions/ecs-deploy"]),
+    ]:  # fmt: skip
+        order = [uses_name(step) or "run" for step in steps_of(jobs[job_id])]
+        positions = [order.index(name) for name in wanted]
+        assert positions == sorted(positions), (job_id, order)
+    # The deploy job never runs Terraform, the Terraform job never deploys.
+    assert "$/actions/terraform-apply" not in [uses_name(s) for s in steps_of(jobs["deploy"])]
+    assert "$/actions/ecs-deploy" not in [uses_name(s) for s in steps_of(jobs["terraform"])]
+    deploy_steps = steps_of(jobs["deploy"])
+    assert uses_name(deploy_steps[-1]) == "" and deploy_steps[-1]["if"] == "always()"  # outcome
 
 
 def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
-    steps = {step.get("id"): step for step in steps_of(workflow("deploy.yml")["jobs"]["deploy"])}
-    terraform, by_terraform, by_image = (
-        steps["terraform"],
-        steps["deploy-terraform"],
-        steps["deploy-images"],
-    )
-    assert terraform["if"] == by_terraform["if"] == "${{ !inputs.skip_terraform }}"
+    jobs = workflow("deploy.yml")["jobs"]
+    terraform = {step.get("id"): step for step in steps_of(jobs["terraform"])}["terraform"]
+    steps = {step.get("id"): step for step in steps_of(jobs["deploy"])}
+    by_terraform, by_image = steps["deploy-terraform"], steps["deploy-images"]
+    assert jobs["terraform"]["if"] == by_terraform["if"] == "${{ !inputs.skip_terraform }}"
     assert by_image["if"] == "${{ inputs.skip_terraform }}"
-    # With Terraform: the task definitions it registered, never a re-render of the live ones.
+    # With Terraform: the task definitions it registered, handed over as the job's output.
+    outputs = jobs["terraform"]["outputs"]
+    assert outputs["task_definitions"] == "${{ steps.terraform.outputs.task-definitions }}"
     assert (
         by_terraform["with"]["task-definitions"]
-        == "${{ steps.terraform.outputs.task-definitions }}"
+        == "${{ needs.terraform.outputs.task_definitions }}"
     )
     assert "images" not in by_terraform["with"]
     # Without: the images onto copies of the live task definitions.
@@ -128,35 +133,39 @@ def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
     for key in ("api", "web"):
         assert f"{key}=${{{{ inputs.{key}_image }}}}" in by_image["with"]["images"]
         assert f"{key}=${{{{ inputs.{key}_image }}}}" in terraform["with"]["images"]
-    # Terraform's outputs reach shipline.yml's ${API_BASE_URL} etc. through GITHUB_ENV, which a
-    # job- or step-level env of the same name would shadow.
-    exported = {"API_BASE_URL", "APP_PUBLIC_URL"}
-    assert not exported & set(workflow("deploy.yml")["jobs"]["deploy"].get("env") or {})
-    assert not exported & set(by_terraform.get("env") or {})
-    assert exported <= set(by_image["env"])  # without Terraform they come from variables
+    # Terraform's outputs reach shipline.yml's ${ECS_CLUSTER_NAME}, ${API_BASE_URL} and
+    # ${APP_PUBLIC_URL} through the Terraform job's outputs (GITHUB_ENV ends with its job).
+    for name, output in [("ECS_CLUSTER_NAME", "cluster"), ("API_BASE_URL", "api_url"),
+                         ("APP_PUBLIC_URL", "app_url")]:  # fmt: skip
+        assert by_terraform["env"][name].startswith(f"${{{{ needs.terraform.outputs.{output} ")
+        assert name in by_image["env"]
     for step in (by_terraform, by_image):
         assert step["with"]["migrate"] == "${{ !inputs.skip_migrations }}"
         assert step["with"]["environment"] == "${{ inputs.environment }}"
 
 
-def test_deploy_locks_the_environment_before_terraform_and_ends_the_session_always():
+def test_deploy_locks_the_environment_before_terraform_and_each_job_ends_the_session():
     """The release lock is taken before `terraform apply` changes anything; Terraform and the
-    deploy continue that release by its id; a clean-up ends a run stopped before the deploy."""
-    job_steps = steps_of(workflow("deploy.yml")["jobs"]["deploy"])
+    deploy continue that release by its id; a failed or cancelled Terraform job ends it
+    itself, the deploy job's clean-up ends a deploy stopped before its end."""
+    jobs = workflow("deploy.yml")["jobs"]
+    job_steps = steps_of(jobs["terraform"])
     ids = [step.get("id") for step in job_steps]
     steps = {step.get("id"): step for step in job_steps}
-    session = steps["session"]
-    assert "shipline lock acquire -e" in session["run"]
-    assert session["if"] == steps["terraform"]["if"]
-    assert ids.index("session") < ids.index("terraform") < ids.index("deploy-terraform")
+    assert "shipline lock acquire -e" in steps["session"]["run"]
+    assert ids.index("session") < ids.index("terraform") < ids.index("end-session")
     release_id = "${{ steps.session.outputs.release_id }}"
     assert steps["terraform"]["with"]["release-id"] == release_id
     assert steps["terraform"]["with"]["environment"] == "${{ inputs.environment }}"
-    assert steps["deploy-terraform"]["with"]["release-id"] == release_id
-    [clean_up] = [step for step in job_steps if "--finish-record" in str(step.get("run"))]
-    assert clean_up["if"].startswith("${{ always() && ")
-    assert clean_up["env"]["RELEASE_ID"] == release_id
-    assert ids.index("deploy-terraform") < job_steps.index(clean_up)
+    assert jobs["terraform"]["outputs"]["release_id"] == release_id
+    assert "--finish-record" in steps["end-session"]["run"]
+    assert steps["end-session"]["env"]["RELEASE_ID"] == release_id
+    deploy = {step.get("id"): step for step in steps_of(jobs["deploy"])}
+    handed = "${{ needs.terraform.outputs.release_id }}"
+    assert deploy["deploy-terraform"]["with"]["release-id"] == handed
+    assert deploy["end-session"]["if"].startswith("${{ always() && ")
+    assert deploy["end-session"]["env"]["RELEASE_ID"] == handed
+    assert "--finish-record" in deploy["end-session"]["run"]
 
 
 # --- rollback.yml --------------------------------------------------------------------------------
@@ -201,13 +210,14 @@ def test_a_rollback_waits_for_a_running_deploys_lock_within_its_own_timeout():
 # --- deploy and rollback together ----------------------------------------------------------------
 
 
-def test_only_the_release_jobs_hold_the_release_group():
-    # A caller (build-images.yml) holding deploy's group would wait for itself forever.
-    group = workflow("deploy.yml")["jobs"]["deploy"]["concurrency"]["group"]
+def test_only_the_release_runs_hold_the_release_group():
+    # A caller (build-images.yml) holding deploy's group would wait for itself forever. deploy.yml
+    # holds it for the whole run: the lock spans its Terraform and deploy jobs.
+    group = workflow("deploy.yml")["concurrency"]["group"]
     prefix = group.split("${{")[0]
     for path in all_workflows():
         document = workflow(path.name)
-        held = [("workflow", document.get("concurrency"))]
+        held = [] if path.name == "deploy.yml" else [("workflow", document.get("concurrency"))]
         if path.name not in ("deploy.yml", "rollback.yml"):
             held += [(job_id, job.get("concurrency")) for job_id, job in document["jobs"].items()]
         for where, concurrency in held:
@@ -215,17 +225,26 @@ def test_only_the_release_jobs_hold_the_release_group():
             assert not str(text or "").startswith(prefix), f"{path.name} {where}: {text}"
 
 
-@pytest.mark.parametrize("name", ["deploy.yml", "rollback.yml"])
-def test_aws_credentials_come_from_the_oidc_role_with_keys_only_as_fallback(name):
-    job = next(iter(workflow(name)["jobs"].values()))
+# Each job that touches AWS, and the role variable of its GitHub environment.
+ROLE_VARIABLES = {
+    ("deploy.yml", "terraform"): "AWS_INFRA_ROLE_ARN",
+    ("deploy.yml", "deploy"): "AWS_DEPLOY_ROLE_ARN",
+    ("rollback.yml", "rollback"): "AWS_DEPLOY_ROLE_ARN",
+}
+
+
+@pytest.mark.parametrize(("name", "job_id"), sorted(ROLE_VARIABLES))
+def test_aws_credentials_come_from_the_oidc_role_with_keys_only_as_fallback(name, job_id):
+    job = workflow(name)["jobs"][job_id]
+    variable = ROLE_VARIABLES[(name, job_id)]
     steps = steps_of(job)
     [choose] = [step for step in steps if step.get("id") == "credentials"]
-    assert choose["env"]["ROLE_ARN"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert choose["env"]["ROLE_ARN"] == f"${{{{ vars.{variable} }}}}"
     credentials = [step for step in steps if uses_name(step) == AWS_CREDENTIALS]
     assert len(credentials) == 2
     oidc, keys = credentials
     assert oidc["if"] == "steps.credentials.outputs.method == 'oidc'"
-    assert oidc["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert oidc["with"]["role-to-assume"] == f"${{{{ vars.{variable} }}}}"
     assert not any("secrets." in str(value) for value in oidc["with"].values())
     assert keys["if"] == "steps.credentials.outputs.method == 'keys'"
     assert keys["with"]["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
@@ -265,11 +284,18 @@ def _passes_aws_role(job: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
 def test_jobs_that_deploy_run_in_the_chosen_github_environment(path):
+    # Terraform in <environment>-infra (the infra role trusts only that name), releases in
+    # <environment> (the deploy role's).
     for job_id, job in workflow(path.name)["jobs"].items():
-        if any(local_action(step) in AWS_ACTIONS for step in steps_of(job)):
+        actions = {local_action(step) for step in steps_of(job)}
+        if actions & AWS_ACTIONS:
             environment = job.get("environment")
             name = environment.get("name") if isinstance(environment, dict) else environment
-            assert name == "${{ inputs.environment }}", job_id
+            wanted = "${{ inputs.environment }}"
+            if "terraform-apply" in actions:
+                wanted += "-infra"
+                assert not actions & {"ecs-deploy", "rollback"}, job_id
+            assert name == wanted, job_id
         if touches_aws(job) and path.name in ("deploy.yml", "rollback.yml"):
             assert job.get("environment"), job_id
 
@@ -348,9 +374,16 @@ AFTER_TIMEOUT = 10 * 60
 
 
 @cache
-def deploy_role_max_session() -> int:
+def role_max_session(role: str) -> int:
+    """max_session_duration of the blueprint's role `github_<role>` (a literal or a local)."""
     blueprint = infra_rules.load(infra_rules.BLUEPRINT)
-    return int(blueprint.resources[("aws_iam_role", "github_deploy")]["max_session_duration"])
+    value = str(blueprint.resources[("aws_iam_role", f"github_{role}")]["max_session_duration"])
+    local = re.fullmatch(r"\$\{local\.(\w+)\}", value)
+    return int(blueprint.locals[local[1]] if local else value)
+
+
+# The blueprint's role behind each workflow variable.
+ROLES = {"AWS_INFRA_ROLE_ARN": "infra", "AWS_DEPLOY_ROLE_ARN": "deploy"}
 
 
 def jobs_that_change_an_environment() -> list[tuple[str, str, dict[str, Any]]]:
@@ -364,7 +397,11 @@ def jobs_that_change_an_environment() -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_jobs_that_change_an_environment_are_found():
     found = {(name, job_id) for name, job_id, _ in jobs_that_change_an_environment()}
-    assert found >= {("deploy.yml", "deploy"), ("rollback.yml", "rollback")}
+    assert found >= {
+        ("deploy.yml", "terraform"),
+        ("deploy.yml", "deploy"),
+        ("rollback.yml", "rollback"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -382,8 +419,9 @@ def test_an_assumed_roles_session_outlasts_the_job(name, job_id, job):
         if uses_name(step) == AWS_CREDENTIALS and "role-to-assume" in (step.get("with") or {})
     ]  # fmt: skip
     assert roles, f"{name} {job_id}: no role is assumed"
-    allowed = deploy_role_max_session()
     for step in roles:
+        variable = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"])
+        allowed = role_max_session(ROLES[variable[1]])
         duration = int(step["with"].get("role-duration-seconds", 3600))
         needed = job["timeout-minutes"] * 60 + AFTER_TIMEOUT
         assert needed <= duration <= allowed, (
@@ -422,3 +460,40 @@ def test_every_composite_action_is_used_by_a_workflow():
     }
     actions = {path.parent.name for path in gates.action_files()}
     assert actions - used == set()
+
+
+def role_allows(role: str) -> set[str]:
+    """The actions the blueprint's role `github_<role>` allows (its policy as written)."""
+    body = infra_rules.load(infra_rules.BLUEPRINT).data[
+        ("aws_iam_policy_document", f"github_{role}")
+    ]
+    statements = list(body.get("statement", []))
+    for dynamic in body.get("dynamic", []):
+        statements += dynamic.get("statement", {}).get("content", [])
+    return {
+        action
+        for statement in statements
+        if statement.get("effect", "Allow") == "Allow"
+        for action in statement.get("actions", [])
+    }
+
+
+def test_the_role_the_terraform_step_assumes_can_plan_and_the_release_role_cannot():
+    # The defect: the Terraform step ran with the deploy role, which cannot even read the
+    # zones `plan` starts with. The job running terraform-apply assumes the infra role.
+    for path in all_workflows():
+        for job_id, job in workflow(path.name)["jobs"].items():
+            actions = {local_action(step) for step in steps_of(job)}
+            if not actions & AWS_ACTIONS:
+                continue
+            [role_var] = {
+                step["with"]["role-to-assume"]
+                for step in steps_of(job)
+                if uses_name(step) == AWS_CREDENTIALS and "role-to-assume" in step["with"]
+            }
+            role = ROLES[re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", role_var)[1]]
+            can_plan = any(
+                fnmatch.fnmatchcase("ec2:DescribeAvailabilityZones", pattern)
+                for pattern in role_allows(role)
+            )
+            assert can_plan == ("terraform-apply" in actions), (path.name, job_id, role)

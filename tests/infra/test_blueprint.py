@@ -338,17 +338,6 @@ def test_task_role_gets_signing_and_keyset_secrets_and_the_storage_bucket():
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= set(objects["actions"])
 
 
-def test_deploy_role_passes_only_the_task_roles_to_ecs():
-    deploy = statements("github_deploy")
-    passing = deploy["PassTaskRoles"]
-    assert passing["actions"] == ["iam:PassRole"]
-    assert passing["resources"] == ["${aws_iam_role.execution.arn}", "${aws_iam_role.task.arn}"]
-    assert passing["condition"][0]["values"] == ["ecs-tasks.amazonaws.com"]
-    for sid in ["EcsServices", "EcsMigrationTask", "EcrPush", "ReadServiceLogs"]:
-        assert deploy[sid]["resources"] != ["*"], sid
-    assert {"ReleaseHistoryObjects", "TerraformStateObjects"} <= set(deploy)
-
-
 def test_deploy_role_trust_names_one_repository_and_environment():
     subject = TF.locals["github_subject"]
     assert subject == "repo:${var.github_repository}:environment:${local.github_environment}"

@@ -44,4 +44,7 @@ locals {
 
   github_environment = var.github_environment != "" ? var.github_environment : var.environment
   create_deploy_role = var.github_repository != ""
+  # The Terraform job runs in its own GitHub environment, so required reviewers can gate
+  # infrastructure changes apart from releases.
+  github_infra_environment = var.github_infra_environment != "" ? var.github_infra_environment : "${local.github_environment}-infra"
 }

@@ -82,8 +82,13 @@ output "history_bucket" {
 }
 
 output "github_deploy_role_arn" {
-  description = "Role GitHub Actions assumes to deploy (null without github_repository)."
+  description = "Role the deploy and rollback jobs assume (AWS_DEPLOY_ROLE_ARN of the GitHub environment <github_environment>; null without github_repository)."
   value       = one(aws_iam_role.github_deploy[*].arn)
+}
+
+output "github_infra_role_arn" {
+  description = "Role the Terraform job assumes (AWS_INFRA_ROLE_ARN of the GitHub environment <github_environment>-infra; null without github_repository)."
+  value       = one(aws_iam_role.github_infra[*].arn)
 }
 
 # --- Data stores ----------------------------------------------------------------------------------

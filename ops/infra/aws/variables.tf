@@ -630,7 +630,7 @@ variable "redis_require_auth_token" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# GitHub Actions deploy role (OIDC)
+# GitHub Actions roles (OIDC): the deploy role and the infra role
 # ---------------------------------------------------------------------------------------------
 
 variable "github_repository" {
@@ -655,6 +655,17 @@ variable "github_environment" {
   }
 }
 
+variable "github_infra_environment" {
+  description = "GitHub environment the Terraform job runs in, trusted by the infra role (repo:<repository>:environment:<this>). Empty: <github_environment>-infra."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_infra_environment == "" || can(regex("^[A-Za-z0-9_.-]+$", var.github_infra_environment))
+    error_message = "github_infra_environment must be a GitHub environment name without wildcards."
+  }
+}
+
 variable "github_oidc_provider_arn" {
   description = "ARN of the account's token.actions.githubusercontent.com OIDC provider. Empty: looked up by its URL (or created, with create_github_oidc_provider)."
   type        = string
@@ -673,7 +684,7 @@ variable "create_github_oidc_provider" {
 }
 
 variable "terraform_state_bucket" {
-  description = "Bucket of the Terraform state, so the deploy role can plan and apply. Empty: no state permissions."
+  description = "Bucket of the Terraform state, so the infra role can plan and apply. Empty: no state permissions."
   type        = string
   default     = ""
 }
@@ -690,7 +701,13 @@ variable "terraform_state_key" {
 }
 
 variable "deploy_role_extra_policy_arns" {
-  description = "Managed policies added to the deploy role, e.g. the rights to change the infrastructure when CI runs terraform apply."
+  description = "Managed policies added to the deploy role (what a release needs beyond the blueprint's, e.g. ECR in another account). Never the rights to change infrastructure: that is the infra role."
+  type        = list(string)
+  default     = []
+}
+
+variable "infra_role_extra_policy_arns" {
+  description = "Managed policies added to the infra role, for resources you add to the blueprint. Attached by the admin apply: the infra role cannot change its own policies."
   type        = list(string)
   default     = []
 }
