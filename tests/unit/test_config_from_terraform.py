@@ -82,7 +82,7 @@ def test_without_the_api_there_is_no_migration_and_it_says_so(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("values", "sensitive", "reason"),
     [
-        ({}, frozenset(), "outputs: no ECS service is named in them"),
+        ({}, frozenset(), "outputs: no output sets an app variable"),
         (
             {k: v for k, v in OUTPUTS.items() if k != "cluster_name"},
             frozenset(),
