@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
-from moto.core.exceptions import ServiceException
+from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.utils import generate_dns_from_ip
-from moto.ecs.exceptions import ECSException, InvalidParameterException
+from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, TaskDefinition
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
@@ -32,11 +32,14 @@ def hold_task_states() -> None:
     state_manager.set_transition("ecs::task", TASK_TRANSITION)
 
 
-class SandboxServerException(ECSException):
-    """ECS's ServerException ("usually caused by a server issue"): what a client gets when the
-    sandbox itself fails on a request, instead of an HTML page and a traceback."""
+class SandboxServerException(JsonRESTError):
+    """ECS's ServerException ("usually caused by a server issue"), HTTP 500 as ECS answers it:
+    what a client gets when the sandbox itself fails on a request, instead of an HTML page."""
 
-    code = "ServerException"
+    code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServerException", message)
 
 
 def _guarded(name: str, hook: Callable[..., Any], log: Callable[[str], None]) -> Callable[..., Any]:
@@ -47,8 +50,8 @@ def _guarded(name: str, hook: Callable[..., Any], log: Callable[[str], None]) ->
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return hook(*args, **kwargs)
-        except ServiceException:
-            raise
+        except (ServiceException, JsonRESTError):
+            raise  # AWS errors, already in ECS's shape
         except Exception as exc:
             log(f"sim: ecs {name} failed in the sandbox: {type(exc).__name__}: {exc}")
             raise SandboxServerException(
