@@ -417,7 +417,8 @@ class Scheduler:
             self._stop_service_tasks(
                 tracked, service, excess, at, ecs_rules.scaling_reason(primary.id)
             )
-        if primary.rollout_state == "COMPLETED" and len(tracked.deployments) == 1:
+        steady = not self._short_of_tasks(tracked, primary)
+        if primary.rollout_state == "COMPLETED" and len(tracked.deployments) == 1 and steady:
             self._event(tracked, at, ecs_rules.steady_state_message(tracked.name))
 
     def _settle(
@@ -430,11 +431,19 @@ class Scheduler:
                 (tracked.account_id, tracked.region, tracked.cluster, tracked.name), None
             )
             return
-        if deployment.fails:
+        if deployment.fails or self._short_of_tasks(tracked, deployment):
+            # Tasks that never started are not a steady state: the circuit breaker's case.
             self._fail(tracked, service, deployment, at, now)
         else:
             self._complete(tracked, service, deployment, at)
         self._publish(tracked, service)
+
+    def _short_of_tasks(self, tracked: TrackedService, deployment: Deployment) -> bool:
+        """Fewer live tasks than desired: some could not be started (see the service's events)."""
+        live = [
+            t for t in self._deployment_tasks(tracked, deployment) if t.last_status in LIVE_STATES
+        ]
+        return len(live) < deployment.desired_count
 
     def _complete(
         self, tracked: TrackedService, service: Any, deployment: Deployment, at: float

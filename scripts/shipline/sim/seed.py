@@ -183,7 +183,7 @@ def seed_environment(
     for reference in {images["api"], images["web"]}:
         push_image(client("ecr"), reference)
 
-    # Network: a VPC with DNS hostnames (ECS needs them), two private subnets in two AZs.
+    # Network: a VPC with DNS hostnames (as the blueprint makes it), two private subnets in two AZs.
     vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
