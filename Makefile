@@ -23,7 +23,7 @@ EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 # read from the cdktf wheel generated from hashicorp/aws 5.100.0; the index is kept in .venv.
 PROVIDER_SCHEMA := $(VENV)/provider-schema/aws-5.100.0.json
 
-.PHONY: demo test lint pytest clean checkov-venv bench lock provider-schema system-packages
+.PHONY: demo test lint typecheck pytest clean checkov-venv bench lock provider-schema system-packages
 
 # requirements.lock: shipline's runtime dependencies (and its build backend), every version
 # pinned with its hashes, for Python 3.11+ on every platform. setup-shipline installs exactly
@@ -85,11 +85,15 @@ bench: $(STAMP) $(BENCH_STAMP)
 demo: $(STAMP)
 	$(BIN)/shipline demo
 
-test: lint pytest
+test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy, strict, on the package as .venv installs it ([tool.mypy] in pyproject.toml says what).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Debian packages some tests use (a real registry, htpasswd, jq, Node.js): installed when
 # missing as root, otherwise the one command to run is printed.
@@ -100,4 +104,4 @@ pytest: system-packages $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP) $(PROVIDE
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(LOCK_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(LOCK_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache .mypy_cache

@@ -7,14 +7,39 @@ demo points shipline at the `shipline sim` sandbox.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 
 from shipline.errors import UsageError
 
+if TYPE_CHECKING:
+    from botocore.config import _RetryDict
+
+# The AWS services shipline calls (boto3's names for them).
+AwsService = Literal["ecr", "ecs", "iam", "logs", "s3", "secretsmanager", "ssm", "sts"]
+
 # Enough attempts that throttling and 5xx answers never fail a release by themselves.
-RETRY_MODE = os.environ.get("SHIPLINE_AWS_RETRY_MODE", "adaptive")
-MAX_ATTEMPTS = int(os.environ.get("SHIPLINE_AWS_MAX_ATTEMPTS", "12"))
+RetryMode = Literal["legacy", "standard", "adaptive"]  # botocore's retry modes
+RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
+RETRY_MODE: RetryMode = "adaptive"
+MAX_ATTEMPTS = 12
+
+
+def _is_retry_mode(text: str) -> TypeGuard[RetryMode]:
+    return text in RETRY_MODES
+
+
+def retry_settings(environ: Mapping[str, str] = os.environ) -> _RetryDict:
+    """botocore's retry settings, from SHIPLINE_AWS_RETRY_MODE and SHIPLINE_AWS_MAX_ATTEMPTS;
+    UsageError (exit 2) for a value botocore would not take."""
+    mode = environ.get("SHIPLINE_AWS_RETRY_MODE", RETRY_MODE)
+    attempts = environ.get("SHIPLINE_AWS_MAX_ATTEMPTS", str(MAX_ATTEMPTS))
+    if not (attempts.isascii() and attempts.isdigit() and int(attempts) >= 1):
+        raise UsageError(f"SHIPLINE_AWS_MAX_ATTEMPTS {attempts!r} is not a whole number >= 1")
+    if _is_retry_mode(mode):
+        return {"mode": mode, "max_attempts": int(attempts)}
+    raise UsageError(f"SHIPLINE_AWS_RETRY_MODE {mode!r} is not one of: {', '.join(RETRY_MODES)}")
 
 
 def resolve_region(configured: str | None = None) -> str:
@@ -27,13 +52,13 @@ def resolve_region(configured: str | None = None) -> str:
 
 
 @cache
-def client(service: str, region: str | None = None) -> Any:
+def client(service: AwsService, region: str | None = None) -> Any:
     """A boto3 client for `service`, shared per (service, region) in this process."""
     import boto3
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": RETRY_MODE, "max_attempts": MAX_ATTEMPTS},
+        retries=retry_settings(),
         connect_timeout=10,
         read_timeout=60,
     )

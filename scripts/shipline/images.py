@@ -393,7 +393,8 @@ def create_repository(ecr: Any, account: str, path: str, settings: RepositorySet
         repositoryName=path,
         lifecyclePolicyText=json.dumps(settings.lifecycle_policy()),
     )
-    return created["repository"]["repositoryUri"]
+    uri: str = created["repository"]["repositoryUri"]
+    return uri
 
 
 def ensure_repositories(

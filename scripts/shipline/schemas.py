@@ -31,7 +31,8 @@ _JSON_TYPES = {
 def load(name: str) -> dict[str, Any]:
     """The schema `schemas/<name>.schema.json`."""
     with (SCHEMA_DIR / f"{name}.schema.json").open(encoding="utf-8") as handle:
-        return json.load(handle)
+        schema: dict[str, Any] = json.load(handle)
+    return schema
 
 
 @cache
@@ -99,7 +100,7 @@ def _type_words(json_type: Any) -> str:
         "null": "null",
     }
     if isinstance(json_type, list):
-        return " or ".join(names.get(item, item) for item in json_type)
+        return " or ".join(names.get(item, str(item)) for item in json_type)
     return names.get(json_type, str(json_type))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from shipline import aws
 from shipline.envrules import ERROR, SECRET_REFS, Problem
@@ -19,7 +19,7 @@ from shipline.envrules import ERROR, SECRET_REFS, Problem
 @dataclass(frozen=True)
 class SecretRef:
     text: str
-    service: str  # "secretsmanager" or "ssm"
+    service: Literal["secretsmanager", "ssm"]
     region: str | None  # None: the task's region
     secret_id: str  # DescribeSecret SecretId, or the SSM parameter name
     json_key: str | None = None

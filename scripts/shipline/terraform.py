@@ -579,8 +579,9 @@ def run(
     tail: deque[str] = deque(maxlen=200)
     stdout: list[str] = []
     readers = [threading.Thread(target=_tee, args=(process.stderr, log or sys.stderr, tail))]
-    if capture:
-        readers.append(threading.Thread(target=lambda: stdout.append(process.stdout.read())))
+    piped = process.stdout  # a pipe when capturing, None otherwise
+    if piped is not None:
+        readers.append(threading.Thread(target=lambda: stdout.append(piped.read())))
     with _forwarding_signals(process, received):
         for reader in readers:
             reader.start()

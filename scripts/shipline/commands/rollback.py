@@ -137,7 +137,7 @@ def summary_markdown(outcome: Outcome) -> str:
     rows = []
     for key, entry in sorted(record.services.items()):
         if key in outcome.moved:
-            result = record.status
+            result: str = record.status
         elif key in outcome.already:
             result = "unchanged"
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from shipline import aws, console, envrules, github
 from shipline.config import Environment, Service
@@ -28,8 +28,10 @@ from shipline.release import plan
 from shipline.release.health import HealthCheck, HealthResult, verify
 from shipline.release.history import LockLease, LockLostError
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
+from shipline.release.records import FinalStatus, ReleaseStatus
 from shipline.release.rollout import (
     DESCRIBE_BATCH,
+    FAILED,
     Outcome,
     Target,
     Watch,
@@ -38,6 +40,9 @@ from shipline.release.rollout import (
     wait_for_services,
 )
 from shipline.release.stopping import Interrupted, StopSignal
+
+# A deploy's `status` (--json, the step output): its record's, or refused / dry_run (no record).
+DeployStatus = Literal[ReleaseStatus, "refused", "dry_run"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class ServiceRun:
 @dataclass
 class DeployResult:
     release_id: str | None
-    status: str
+    status: DeployStatus
     exit_code: int
     error: str | None = None
     services: dict[str, ServiceRun] = field(default_factory=dict)
@@ -211,10 +216,9 @@ class Deploy:
                 run.result = f"{run.result}; left as it is (lock lost)"
             self.finish("failed", EXIT_DAMAGED, self.lost_lock_message(exc))
         except Interrupted as exc:
-            status = "interrupted"
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
             where = "while services were moving" if self.moving else "before any service moved"
-            self.finish(status, code, f"{exc} {where}")
+            self.finish("interrupted", code, f"{exc} {where}")
         except Exception as exc:
             # Unexpected (an AWS error mid-release): record it, never leave in_progress behind.
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
@@ -666,7 +670,7 @@ class Deploy:
         problems = []
         for key, outcome in outcomes.items():
             self.runs[key].result = f"{what} {outcome.state}: {outcome.detail}"
-            if outcome.state == "failed":
+            if outcome.state == FAILED:
                 problems.append(f"{key}: {outcome.detail}")
         unfinished = [key for key, outcome in outcomes.items() if not outcome.done]
         if problems and unfinished:
@@ -765,7 +769,7 @@ class Deploy:
 
     # --- step 7 and every other ending ------------------------------------------------------
 
-    def finish(self, status: str, exit_code: int, error: str | None) -> None:
+    def finish(self, status: FinalStatus, exit_code: int, error: str | None) -> None:
         self.result.status = status
         self.result.exit_code = exit_code
         self.result.error = error

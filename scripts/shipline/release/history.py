@@ -135,7 +135,8 @@ class _Store:
             ContentType="application/json",
             **condition,
         )
-        return answer["ETag"]
+        etag: str = answer["ETag"]
+        return etag
 
 
 class History:

@@ -113,9 +113,9 @@ def run_migration(
             ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
             tail = _tail_for(logs, task_definition, container, task_arn)
             return MigrationResult(task_arn, arn, None, reason, tail)
-    exit_code, reason = exit_of(task, container)
+    exit_code, stopped_reason = exit_of(task, container)
     tail = () if exit_code == 0 else _tail_for(logs, task_definition, container, task_arn)
-    return MigrationResult(task_arn, arn, exit_code, reason, tail)
+    return MigrationResult(task_arn, arn, exit_code, stopped_reason, tail)
 
 
 def exit_of(task: Mapping[str, Any], container: str) -> tuple[int | None, str | None]:
@@ -133,7 +133,7 @@ def log_location(
     task_definition: Mapping[str, Any], container: str, task_arn: str
 ) -> tuple[str, str, str | None] | None:
     """(group, stream, region) of the container's awslogs stream, None without awslogs."""
-    definition = next(
+    definition: Mapping[str, Any] = next(
         (c for c in task_definition.get("containerDefinitions", []) if c.get("name") == container),
         {},
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,15 +86,14 @@ def plan_moves(
                 f"--image {image_key}: no service of environment '{environment.name}' runs "
                 f"image '{image_key}' (known: {', '.join(known)})"
             )
-        for service in users:
-            moves[service.key] = Move(service.key, service, image=reference)
+        for user in users:
+            moves[user.key] = Move(user.key, user, image=reference)
     for key, arn in task_definitions.items():
         service = environment.services.get(key)
         if service is None:
-            known = ", ".join(environment.services)
             problems.append(
                 f"--task-definition {key}: not a service of environment "
-                f"'{environment.name}' (known: {known})"
+                f"'{environment.name}' (known: {', '.join(environment.services)})"
             )
             continue
         if not TASK_DEFINITION_ARN.match(arn):
@@ -206,22 +205,22 @@ def image_of(task_definition: Mapping[str, Any], container: str) -> str | None:
     return container_images(task_definition).get(container)
 
 
-def migration_applies(environment: Environment, moves: Mapping[str, Move], skip: bool) -> bool:
+def migration_applies(environment: Environment, moving: Collection[str], skip: bool) -> bool:
     """A migration runs when the config has one and the service it runs in is moving."""
-    return migration_skip_reason(environment, moves, skip) is None
+    return migration_skip_reason(environment, moving, skip) is None
 
 
 def migration_skip_reason(
-    environment: Environment, moves: Mapping[str, Any], skip: bool
+    environment: Environment, moving: Collection[str], skip: bool
 ) -> str | None:
-    """Why a release with these moves runs no migration (said in its summary and record);
-    None when it runs one."""
+    """Why a release moving the services keyed `moving` runs no migration (said in its summary
+    and record); None when it runs one."""
     if environment.migrate is None:
         if environment.migrate_none:
             return "shipline.yml says `migrate: none` for this environment"
         return "shipline.yml has no `migrate` section for this environment"
     if skip:
         return "asked with --no-migrate"
-    if environment.migrate.service not in moves:
+    if environment.migrate.service not in moving:
         return f"service '{environment.migrate.service}', whose new version runs it, is not moving"
     return None

@@ -21,13 +21,17 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from shipline.errors import ShiplineError, UsageError
 
-KINDS = ("deploy", "rollback", "scale-to-zero")
-STATUSES = ("in_progress", "succeeded", "failed", "rolled_back", "rollback_failed", "interrupted")
-FINAL_STATUSES = frozenset(STATUSES) - {"in_progress"}
+# The record's `kind` and `status`, exactly as stored (schemas/release-record.schema.json).
+ReleaseKind = Literal["deploy", "rollback", "scale-to-zero"]
+FinalStatus = Literal["succeeded", "failed", "rolled_back", "rollback_failed", "interrupted"]
+ReleaseStatus = Literal["in_progress", FinalStatus]
+KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
+FINAL_STATUSES: frozenset[FinalStatus] = frozenset(get_args(FinalStatus))
+STATUSES: tuple[ReleaseStatus, ...] = ("in_progress", *get_args(FinalStatus))
 
 RECORD_SCHEMA = "release-record"
 LOCK_SCHEMA = "release-lock"
@@ -105,7 +109,9 @@ class ServiceRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceRecord:
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        # `data` fits the record schema (checked by ReleaseRecord.from_dict): required is there.
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
+        return cls(**values)
 
 
 @dataclass
@@ -156,8 +162,8 @@ class ReleaseRecord:
 
     release_id: str
     environment: str
-    kind: str = "deploy"
-    status: str = "in_progress"
+    kind: ReleaseKind = "deploy"
+    status: ReleaseStatus = "in_progress"
     started_at: str = field(default_factory=utc_timestamp)
     finished_at: str | None = None
     actor: str | None = None
@@ -231,7 +237,9 @@ class ReleaseRecord:
     def validate(self) -> None:
         validate(self.to_dict(), RECORD_SCHEMA, f"release record {self.release_id!r}")
 
-    def finish(self, status: str, error: str | None = None, now: datetime | None = None) -> None:
+    def finish(
+        self, status: FinalStatus, error: str | None = None, now: datetime | None = None
+    ) -> None:
         """End the release: a final status, the time, and why when it did not succeed."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"not a final status: {status!r}")

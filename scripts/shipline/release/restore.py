@@ -57,7 +57,9 @@ def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
-        return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        described: dict[str, Any] = ecs.describe_task_definition(
+            taskDefinition=arn, include=["TAGS"]
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {
             "ClientException",
@@ -65,6 +67,7 @@ def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any] | None:
         }:
             return None
         raise
+    return described
 
 
 def registrable(described: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,7 +100,8 @@ def plan_restore(ecs: Any, wanted: Mapping[str, ServiceState]) -> dict[str, Rest
 def register(ecs: Any, content: Mapping[str, Any]) -> str:
     """Register `content` as a new revision of its family; its ARN."""
     answer = ecs.register_task_definition(**content)
-    return answer["taskDefinition"]["taskDefinitionArn"]
+    arn: str = answer["taskDefinition"]["taskDefinitionArn"]
+    return arn
 
 
 def update_all(ecs: Any, cluster: str, changes: Iterable[Change]) -> dict[str, str | None]:

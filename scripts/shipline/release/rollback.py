@@ -33,7 +33,7 @@ from shipline.release.rollout import short_name
 if TYPE_CHECKING:
     from shipline.config import Environment
     from shipline.release.history import History
-    from shipline.release.records import ReleaseRecord, ServiceState
+    from shipline.release.records import FinalStatus, ReleaseKind, ReleaseRecord, ServiceState
     from shipline.release.restore import Change, Restore
     from shipline.release.stopping import StopSignal
 
@@ -156,7 +156,7 @@ def _open(environment: Environment) -> tuple[Any, History]:
     return ecs, history
 
 
-def _new_record(environment: Environment, kind: str) -> ReleaseRecord:
+def _new_record(environment: Environment, kind: ReleaseKind) -> ReleaseRecord:
     from shipline import github
     from shipline.release.records import ReleaseRecord, new_release_id
 
@@ -454,7 +454,9 @@ class _locked:
             console.info(f"note: the lock of {self.environment.name} was already gone")
 
 
-def _finish(history: History, record: ReleaseRecord, status: str, error: str | None = None) -> None:
+def _finish(
+    history: History, record: ReleaseRecord, status: FinalStatus, error: str | None = None
+) -> None:
     record.finish(status, error)
     history.update(record)
 

@@ -12,15 +12,17 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from shipline.release.stopping import StopSignal
 
 DESCRIBE_BATCH = 10  # DescribeServices accepts at most ten services per call
 
-WAITING = "waiting"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
+# Where one service's rollout stands (printed in every progress line).
+RolloutState = Literal["waiting", "succeeded", "failed"]
+WAITING: Final = "waiting"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # waiting | succeeded | failed
+    state: RolloutState
     detail: str
     running: int | None = None
     desired: int | None = None
@@ -146,7 +148,9 @@ def update_services(
         except Exception as exc:  # reported per service; the caller rolls back the others
             return f"{type(exc).__name__}: {exc}"
         deployments = (answer.get("service") or {}).get("deployments") or []
-        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+        primary: Mapping[str, Any] = next(
+            (d for d in deployments if d.get("status") == "PRIMARY"), {}
+        )
         if watch is not None and primary.get("createdAt") is not None:
             watch.started_at[target.key] = primary["createdAt"]
         return None

@@ -11,7 +11,7 @@ in_progress and releases the lock. Only the release id passes between steps, nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shipline.errors import EXIT_DAMAGED, EXIT_FAILED, EXIT_REFUSED, UsageError
 
@@ -20,11 +20,17 @@ if TYPE_CHECKING:
 
     from shipline.config import Environment
     from shipline.release.history import History, Lock, LockInfo
-    from shipline.release.records import ReleaseRecord
+    from shipline.release.records import FinalStatus, ReleaseRecord
     from shipline.terraform import ResourceChange
 
 # Time allowed for terraform init + plan + apply on top of the deploy's own lock time.
 TERRAFORM_SECONDS = 1800.0
+
+# The record's `terraform.status`, exactly as stored (schemas/release-record.schema.json).
+TerraformStatus = Literal["applying", "applied", "failed", "unchanged"]
+# After these, Terraform may have changed something within the release (`applying`: it may
+# have stopped part-way without saying so).
+TERRAFORM_STARTED: frozenset[TerraformStatus] = frozenset({"applying", "applied", "failed"})
 
 
 def session_ttl_seconds(environment: Environment) -> float:
@@ -98,7 +104,7 @@ def adopt(environment: Environment, release_id: str) -> tuple[History, Lock, Rel
     return history, lock, record
 
 
-def terraform_entry(status: str, changes: Sequence[ResourceChange]) -> dict[str, Any]:
+def terraform_entry(status: TerraformStatus, changes: Sequence[ResourceChange]) -> dict[str, Any]:
     """The record's `terraform` field: the apply's status and the addresses it changes."""
     return {
         "status": status,
@@ -118,7 +124,7 @@ def terraform_changed(record: ReleaseRecord) -> bool:
     """True when Terraform may have changed, within this release, something that runs or
     serves (anything but registering task definitions)."""
     entry = record.terraform or {}
-    if entry.get("status") not in {"applying", "applied", "failed"}:
+    if entry.get("status") not in TERRAFORM_STARTED:
         return False
     return any(change.get("type") not in RUNS_NOTHING for change in entry.get("changes", []))
 
@@ -142,7 +148,7 @@ def exit_code_after_terraform(record: ReleaseRecord | None, code: int) -> int:
 def changed_note(record: ReleaseRecord) -> str:
     """`; Terraform had already changed 3 resources (a, b, c)` or ``."""
     entry = record.terraform or {}
-    if not entry.get("changes") or entry.get("status") not in {"applying", "applied", "failed"}:
+    if not entry.get("changes") or entry.get("status") not in TERRAFORM_STARTED:
         return ""
     changes = entry.get("changes", [])
     listed = ", ".join(f"{c['address']} ({c['action']})" for c in changes)
@@ -151,7 +157,7 @@ def changed_note(record: ReleaseRecord) -> str:
 
 
 def finish_record(
-    history: History, record: ReleaseRecord, status: str, error: str
+    history: History, record: ReleaseRecord, status: FinalStatus, error: str
 ) -> ReleaseRecord:
     """End `record` (still in_progress) with `status`, naming what Terraform changed."""
     record.finish(status, error + changed_note(record))

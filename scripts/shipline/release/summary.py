@@ -8,9 +8,9 @@ from shipline.github import markdown_code_block, markdown_inline, markdown_table
 from shipline.release.rollout import short_name
 
 if TYPE_CHECKING:
-    from shipline.release.deploy import DeployResult
+    from shipline.release.deploy import DeployResult, DeployStatus
 
-STATUS_WORDS = {
+STATUS_WORDS: dict[DeployStatus, str] = {
     "succeeded": "succeeded",
     "failed": "FAILED",
     "rolled_back": "FAILED and rolled back",
