@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         type=Path,
-        help="JSON policy (schemas/sim-policy.schema.json), re-read whenever it changes",
+        help="JSON policy (shipline/schemas/sim-policy.schema.json), re-read whenever it changes",
     )
 
 
