@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from actions import gates
+from shipline import schemas
 
 FIXTURES = gates.FIXTURES
 BAD_WORKFLOWS = FIXTURES / "workflows"
@@ -193,7 +194,7 @@ def test_expression_check_rejects_a_workflow_script_with_an_expression():
 
 def test_pins_file_is_valid_and_holds_exactly_the_verified_releases():
     document = json.loads(gates.PINS_FILE.read_text(encoding="utf-8"))
-    schema = json.loads((gates.REPO / "schemas" / "action-pins.schema.json").read_text())
+    schema = schemas.load("action-pins")
     jsonschema.Draft202012Validator(schema).validate(document)
     found = {(e["action"], e["version"], e["commit"]) for e in document["actions"]}
     assert found == VERIFIED_PINS

@@ -1,5 +1,6 @@
 """setup-shipline used from another repository: the cache key is the action's own lock, and the
-install is exactly that lock, checked by hash, then shipline from the action's source.
+install is exactly that lock, checked by hash, then shipline built from the action's source and
+installed as its wheel is.
 
 The action is taken from a copy of this repository's tracked files outside the workspace (as
 the runner downloads it to its _actions folder); the workspace is another repository's
@@ -13,6 +14,7 @@ step fails ("No file in ... matched").
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -137,10 +139,27 @@ def test_setup_shipline_from_another_repository_keys_its_cache_on_its_lock_and_i
     for package, version in applicable_pins().items():
         assert installed.get(package) == version, package
     assert installed["shipline"]
+    # shipline itself is built from the action's source and installed as its wheel is (not
+    # editable): the package, JSON Schemas included, lives in the job's Python.
     shown = subprocess.run(
-        [str(job_python / "bin" / "python"), "-c", "import shipline; print(shipline.__file__)"],
+        [
+            str(job_python / "bin" / "python"),
+            "-c",
+            "import shipline; from importlib.metadata import distribution as d; "
+            "print(shipline.__file__); print(d('shipline').read_text('direct_url.json'))",
+        ],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    assert Path(shown.strip()).is_relative_to(action_repo)
+    ).stdout.splitlines()
+    assert Path(shown[0]).is_relative_to(job_python), shown
+    assert json.loads(shown[1]) == {"url": action_repo.resolve().as_uri(), "dir_info": {}}
+    checked = subprocess.run(
+        [str(job_python / "bin" / "shipline"), "config", "check", "--config", "shipline.yml"],
+        cwd=action_repo / "examples" / "starter",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr

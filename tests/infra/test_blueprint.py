@@ -9,6 +9,8 @@ import hcl2
 import infra_rules as rules
 import pytest
 
+from shipline.envinventory import INVENTORY_PATH
+
 TF = rules.load(rules.BLUEPRINT)
 
 # The hosting guide's "Terraform -> Env Mapping" inputs: each is a variable AND an output of the
@@ -114,9 +116,7 @@ def test_documented_output_exists(name):
 
 
 def test_env_inventory_terraform_inputs_are_variables_and_outputs():
-    inventory_path = rules.REPO / "schemas" / "env-inventory.json"
-    assert inventory_path.is_file(), f"{inventory_path} is missing"
-    inventory = json.loads(inventory_path.read_text())
+    inventory = json.loads(INVENTORY_PATH.read_text(encoding="utf-8"))
     inputs = set()
     for entry in inventory["variables"]:
         if "terraform_input" in entry:

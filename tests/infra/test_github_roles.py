@@ -15,7 +15,7 @@ from render import render
 
 TF = rules.load(rules.BLUEPRINT)
 
-# Every AWS action shipline's deploy, rollback and lock release need (scripts/shipline/release;
+# Every AWS action shipline's deploy, rollback and lock release need (src/shipline/release;
 # tests/integration/test_deploy_role_calls.py checks them against the calls the sandbox saw).
 RELEASE_ACTIONS = {
     "ecs:DescribeClusters",

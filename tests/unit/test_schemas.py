@@ -1,4 +1,4 @@
-"""Every schema in schemas/ is a valid JSON Schema 2020-12, and problems read as sentences."""
+"""Every schema of shipline.schemas is valid JSON Schema 2020-12; problems read as sentences."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from jsonschema import Draft202012Validator
 from shipline import schemas
 
 NAMES = sorted(
-    path.name.removesuffix(".schema.json") for path in schemas.SCHEMA_DIR.glob("*.schema.json")
+    entry.name.removesuffix(".schema.json")
+    for entry in schemas.SCHEMA_DIR.iterdir()
+    if entry.name.endswith(".schema.json")
 )
 
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from shipline import commands
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(
     path.stem.rstrip("_")
-    for path in (ROOT / "scripts" / "shipline" / "commands").glob("*.py")
+    for path in Path(commands.__file__).parent.glob("*.py")
     if not path.stem.startswith("__")
 )
 AWS_MODULES = {"boto3", "botocore", "moto", "requests", "urllib3"}

@@ -123,7 +123,7 @@ resource "aws_iam_role" "github_deploy" {
   max_session_duration = local.github_role_max_session_seconds
 }
 
-# The AWS calls of shipline's deploy and rollback (scripts/shipline/release); a test runs both
+# The AWS calls of shipline's deploy and rollback (src/shipline/release); a test runs both
 # in the sandbox and checks every call against these actions.
 data "aws_iam_policy_document" "github_deploy" {
   #checkov:skip=CKV_AWS_356:The "*" statement holds only ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition, which have no resource-level permissions, and ssm:DescribeParameters, which has none either.

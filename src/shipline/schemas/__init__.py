@@ -1,8 +1,9 @@
-"""The JSON Schemas in `schemas/`: loading them, and validation problems worded for people.
+"""The JSON Schemas in this package: loading them, and validation problems worded for people.
 
 Every shape shipline reads or writes (shipline.yml, release records, the sandbox policy, the
-variable inventory) is defined once there; this module is how code asks whether a document fits.
-A schema may word its own error with the annotation `x-expected` ("a URL", "auto or off").
+variable inventory) is defined once here, beside the data files they describe; this module is how
+code asks whether a document fits. A schema may word its own error with the annotation
+`x-expected` ("a URL", "auto or off").
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# The package's own files, read through importlib.resources: they ship inside the wheel.
+SCHEMA_DIR: Traversable = resources.files(__name__)
 
 _JSON_TYPES = {
     dict: "an object",
@@ -29,7 +32,7 @@ _JSON_TYPES = {
 
 @cache
 def load(name: str) -> dict[str, Any]:
-    """The schema `schemas/<name>.schema.json`."""
+    """The schema `<name>.schema.json` of this package."""
     with (SCHEMA_DIR / f"{name}.schema.json").open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema

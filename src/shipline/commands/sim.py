@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         type=Path,
-        help="JSON policy (schemas/sim-policy.schema.json), re-read whenever it changes",
+        help="JSON policy (shipline/schemas/sim-policy.schema.json), re-read whenever it changes",
     )
     actions = parser.add_subparsers(dest="sim_action", metavar="ACTION")
     seed = actions.add_parser("seed", help=SEED_HELP, description=SEED_HELP)

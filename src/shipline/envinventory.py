@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from shipline import schemas
@@ -164,7 +164,7 @@ def condition_holds(condition: Condition, value_of: Callable[[str], str | None])
 
 
 @cache
-def load_inventory(path: Path = INVENTORY_PATH) -> Inventory:
+def load_inventory(path: Traversable = INVENTORY_PATH) -> Inventory:
     """The inventory, validated against its schema; a broken file is a ConfigError (exit 2)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
