@@ -167,7 +167,7 @@ if command == "plan":
 elif command == "show":
     print(json.dumps({{"format_version": "1.2", "resource_changes": []}}))
 elif command == "apply":
-    print("applying", flush=True)
+    print("stand-in terraform: apply started", flush=True)
     while not stopping:
         time.sleep(0.05)
     time.sleep(0.3)  # a graceful stop: the resource in flight, the state, the lock
@@ -204,7 +204,8 @@ def test_a_cancelled_terraform_apply_asks_terraform_to_stop_and_waits_for_it(ter
         workspace=workspace_dir,
         runner_temp=workspace_dir / ".runner-temp",
         timeout=60,
-        cancel=Cancel("apply", lambda output: "applying" in output),
+        # Once terraform itself is applying (shipline's own lines before it say "applying" too).
+        cancel=Cancel("apply", lambda output: "stand-in terraform: apply started" in output),
     )
     entries = logged(log)
     calls = [entry for entry in entries if isinstance(entry, list)]
