@@ -37,3 +37,11 @@ def test_schema_is_valid_2020_12(name):
 )
 def test_paths_are_written_as_a_person_reads_them(parts, text):
     assert schemas.path_text(parts) == text
+
+
+def test_a_key_ending_in_a_newline_is_quoted_so_a_problem_stays_on_one_line():
+    # `$` also matches before a trailing newline: the key must match in full to go unquoted.
+    from shipline.schemas import path_text
+
+    assert path_text(["environments", "prod\n", "cluster"]) == 'environments["prod\\n"].cluster'
+    assert "\n" not in path_text(["services", "web\n"])

@@ -15,7 +15,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # The package's own files, read through importlib.resources: they ship inside the wheel.
 SCHEMA_DIR: Traversable = resources.files(__name__)
 
@@ -58,7 +58,7 @@ def path_text(parts: Any) -> str:
     """`environments.production.services.web`; odd keys quoted: `services["a b"]`, `[0]`."""
     text = ""
     for part in parts:
-        if isinstance(part, str) and _PLAIN_KEY.match(part):
+        if isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f"[{json.dumps(part)}]"
