@@ -17,6 +17,8 @@ from typing import NoReturn
 from shipline import __version__, commands, console
 from shipline.errors import EXIT_FAILED, EXIT_REFUSED, ShiplineError
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: the reason and where to look, exit 2."""
@@ -116,21 +118,37 @@ def publish_exit_code(code: int | str | None) -> None:
 def run_command(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    console.forget_emitted()
     try:
         return int(args.run(args))
     except ShiplineError as exc:
         if args.debug:
             raise
-        console.info(f"shipline: error: {exc.message}")  # the message may quote foreign text
-        return exc.exit_code
+        return render_error(exc.message, exc.exit_code, as_json=args.json)
     except KeyboardInterrupt:
         sys.stderr.write("shipline: interrupted\n")
-        return 130
+        if args.json and not console.json_emitted():
+            console.emit_json(error_document("interrupted", EXIT_INTERRUPTED))
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             raise
-        console.info(f"shipline: error: {describe_unexpected(exc)}")
-        return EXIT_FAILED
+        return render_error(describe_unexpected(exc), EXIT_FAILED, as_json=args.json)
+
+
+def render_error(message: str, exit_code: int, *, as_json: bool) -> int:
+    """The one stderr line; with --json also the error document, unless the command printed its
+    own result before it gave up (`terraform plan --json` prints the refused plan)."""
+    console.info(f"shipline: error: {message}")  # the message may quote foreign text
+    if as_json and not console.json_emitted():
+        console.emit_json(error_document(message, exit_code))
+    return exit_code
+
+
+def error_document(message: str, exit_code: int) -> dict[str, object]:
+    """What every command prints on stdout with --json when it ends in an error."""
+    status = "refused" if exit_code == EXIT_REFUSED else "failed"
+    return {"status": status, "exit_code": exit_code, "error": message}
 
 
 def describe_unexpected(exc: Exception) -> str:

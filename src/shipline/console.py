@@ -26,11 +26,28 @@ def info(message: str) -> None:
         sys.stderr.flush()
 
 
+# How many JSON documents this command printed: the error boundary adds its error document
+# only when the command printed none (one document per run, whatever ends it).
+_documents_emitted = 0
+
+
 def emit_json(result: Any) -> None:
     """A command's result for machines (stdout).
 
     `##[` is written `##\\u005b`: the same JSON, but no line the runner reads as a command.
     """
+    global _documents_emitted
     text = json.dumps(result, indent=2, sort_keys=True, default=str)
     sys.stdout.write(text.replace("##[", "##\\u005b") + "\n")
     sys.stdout.flush()
+    _documents_emitted += 1
+
+
+def json_emitted() -> bool:
+    return _documents_emitted > 0
+
+
+def forget_emitted() -> None:
+    """A new command starts (tests run several in one process)."""
+    global _documents_emitted
+    _documents_emitted = 0

@@ -76,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except ShiplineError as exc:
         github.error(exc.message, title="shipline deploy refused")
         github.set_outputs({"release_id": "", "status": "refused"})
-        if args.json:
-            console.emit_json({"status": "refused", "exit_code": exc.exit_code, "error": str(exc)})
-        raise
+        raise  # cli.main prints the error (and with --json its document)
     github.set_outputs(deploy_outputs(result))
     github.append_summary(deploy_summary(result, environment.name))
     if result.exit_code != 0:

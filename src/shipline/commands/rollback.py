@@ -79,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
         status = "refused" if exc.exit_code == EXIT_REFUSED else "failed"
         github.error(exc.message, title=f"shipline rollback {status}")
         github.set_outputs({"release_id": "", "status": status, "rolled_back_to": ""})
-        if args.json:
-            console.emit_json({"status": status, "exit_code": exc.exit_code, "error": str(exc)})
-        raise
+        raise  # cli.main prints the error (and with --json its document)
     report(outcome, args.json)
     return outcome.exit_code
 
