@@ -20,7 +20,7 @@ from shipline.envrules import host_allowed, parse_list, url_host
 from shipline.errors import UsageError
 
 _URL_FORMATS = {"url", "https_url"}
-_SAFE_BARE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
+_SAFE_BARE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")  # fullmatch: a final "\n" is not safe
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def render_dotenv(mapped: list[MappedVariable]) -> str:
 
 
 def _dotenv_quote(value: str) -> str:
-    if _SAFE_BARE.match(value):
+    if _SAFE_BARE.fullmatch(value):
         return value
     if "'" not in value and "\n" not in value:
         return f"'{value}'"

@@ -46,13 +46,16 @@ APP_PUBLIC_URL = "APP_PUBLIC_URL"
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_SM_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+")
-_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_HOST = re.compile(
-    r"^(\*|\*\.|\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$"
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+# ECS also takes `<secret ARN>:json-key:version-stage:version-id` (any of them empty).
+_SM_ARN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+(?::[^\s:]*){0,3}"
 )
-_IPV6_HOST = re.compile(r"^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_HOST = re.compile(
+    r"(\*|\*\.|\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?"
+)
+_IPV6_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -142,20 +145,20 @@ def format_problem(fmt: str, value: str, var: Variable) -> tuple[str, str] | Non
         found = _url_problem(text, schemes, "rediss://:token@host:6379/0")
         return (found, "use the ElastiCache endpoint as a rediss:// URL") if found else None
     if fmt == "secretsmanager_arn":
-        if _SM_ARN.match(text):
+        if _SM_ARN.fullmatch(text):
             return None
         return (
             "is not a Secrets Manager ARN",
             "use the secret's ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>",
         )
     if fmt == "aws_region":
-        if _AWS_REGION.match(text):
+        if _AWS_REGION.fullmatch(text):
             return None
         return ("is not an AWS region", "use a region code such as us-east-1")
     if fmt == "s3_bucket":
         if text.startswith("s3://") or "/" in text:
             return ("must be a bucket name, not a location", "use just the bucket name")
-        if _S3_BUCKET.match(text) and ".." not in text:
+        if _S3_BUCKET.fullmatch(text) and ".." not in text:
             return None
         return (
             "is not a valid S3 bucket name",
@@ -190,7 +193,9 @@ def _host_list_problem(text: str) -> tuple[str, str] | None:
             "list host names only, e.g. api.example.com (no scheme, no path)",
         )
     bad = [
-        host for host in hosts if host != "*" and not (_HOST.match(host) or _IPV6_HOST.match(host))
+        host
+        for host in hosts
+        if host != "*" and not (_HOST.fullmatch(host) or _IPV6_HOST.fullmatch(host))
     ]
     if bad:
         return (f"has {len(bad)} invalid host name(s)", "list host names such as api.example.com")

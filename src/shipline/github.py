@@ -32,7 +32,7 @@ from shipline.sensitive import mask_text as mask_text
 
 # GitHub refuses a step summary over 1 MiB; keep well inside it.
 SUMMARY_LIMIT = 1024 * 1024 - 4096
-_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # The runner reads a line as a workflow command when it starts with `::` after blanks, or
 # holds `##[` anywhere (actions/runner, ActionCommand.TryParseV2 and TryParse).
@@ -91,7 +91,7 @@ def _runner_file(variable: str) -> Path | None:
 
 def output_block(name: str, value: str, delimiter: str | None = None) -> str:
     """`name<<DELIM\\nvalue\\nDELIM\\n`: the $GITHUB_OUTPUT form that survives any newline."""
-    if not _OUTPUT_NAME.match(name):
+    if not _OUTPUT_NAME.fullmatch(name):
         raise ValueError(f"not a valid output name: {name!r}")
     delimiter = delimiter or f"ghadelimiter_{uuid.uuid4()}"
     if delimiter in name or delimiter in value:

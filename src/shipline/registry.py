@@ -23,10 +23,11 @@ from shipline.errors import UsageError
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])"
-_REGISTRY = re.compile(rf"^{_HOST}(?::[0-9]+)?$")
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Each is used with fullmatch: `$` would also accept a final "\n".
+_REGISTRY = re.compile(rf"{_HOST}(?::[0-9]+)?")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _NAME_MAX = 255
 
 
@@ -77,13 +78,13 @@ def _problem(text: str) -> str | None:
     if not text or text != text.strip():
         return "empty or surrounded by spaces"
     rest, at, digest = text.partition("@")
-    if at and not _DIGEST.match(digest):
+    if at and not _DIGEST.fullmatch(digest):
         return "the digest must be sha256: followed by 64 lower-case hex digits"
     name, tag = rest, None
     colon = rest.rfind(":")
     if colon > rest.rfind("/"):
         name, tag = rest[:colon], rest[colon + 1 :]
-    if tag is not None and not _TAG.match(tag):
+    if tag is not None and not _TAG.fullmatch(tag):
         return (
             "the tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
         )
@@ -91,11 +92,11 @@ def _problem(text: str) -> str | None:
         return f"the name is longer than {_NAME_MAX} characters"
     components = name.split("/")
     if len(components) > 1 and _is_registry(components[0]):
-        if not _REGISTRY.match(components[0]):
+        if not _REGISTRY.fullmatch(components[0]):
             return f"'{components[0]}' is not a registry host[:port]"
         components = components[1:]
     for component in components:
-        if not _PATH_COMPONENT.match(component):
+        if not _PATH_COMPONENT.fullmatch(component):
             return (
                 f"'{component}' is not a repository path component "
                 "(lower-case letters and digits, joined by '.', '_', '__' or '-')"
@@ -132,7 +133,7 @@ def parse_registry(text: str) -> Registry:
         raise UsageError(
             f"registry '{text}' must be a host name only; put the path into image_prefix"
         )
-    if not _REGISTRY.match(host):
+    if not _REGISTRY.fullmatch(host):
         raise UsageError(f"registry '{text}' is not a valid host name (letters, digits, '-', '.')")
     host = host.lower()
     # Without a dot or a port, `name/repo` means Docker Hub's namespace `name`, not a host.

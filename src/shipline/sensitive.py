@@ -31,7 +31,7 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 # Names matching _SECRET_NAME that only point at a secret (its ARN, id, name or file).
-_REFERENCE_NAME = re.compile(r"(_ARNS?|_IDS?|_NAMES?|_FILE|_PATH)$", re.IGNORECASE)
+_REFERENCE_NAME = re.compile(r"(_ARNS?|_IDS?|_NAMES?|_FILE|_PATH)\Z", re.IGNORECASE)
 # Values that are secrets whatever their name.
 _SECRET_VALUE = re.compile(
     r"(-----BEGIN [A-Z ]*PRIVATE KEY-----"

@@ -323,12 +323,12 @@ def summary_text(analysis: PlanAnalysis) -> list[str]:
 # How long plan and apply wait for Terraform's state lock before giving up: a lock left by a
 # killed run is then reported, with the next step, instead of failing at once.
 DEFAULT_LOCK_TIMEOUT = "5m"
-_DURATION = re.compile(r"^(?:0|[0-9]+(?:ms|s|m|h))$")
+_DURATION = re.compile(r"0|[0-9]+(?:ms|s|m|h)")
 
 
 def check_lock_timeout(value: str) -> str:
     """A Terraform duration such as 90s, 5m or 1h; UsageError otherwise."""
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise UsageError(f"--lock-timeout {value!r}: expected a duration such as 90s, 5m or 1h")
     return value
 

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         console.info(f"registered {task_definition['family']}:{task_definition['revision']}")
     else:
         arn = args.task_definition
-        if not plan.TASK_DEFINITION_ARN.match(arn):
+        if not plan.TASK_DEFINITION_ARN.fullmatch(arn):
             raise UsageError(f"--task-definition '{arn}' is not a task definition ARN")
         task_definition = _described(ecs, arn)
         problem = plan.container_problem(task_definition, settings.container)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from shipline.config import Environment
 
 LOCK_NAME = "lock.json"
-_RECORD_NAME = re.compile(r"^(?P<release_id>[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6})\.json$")
+_RECORD_NAME = re.compile(r"(?P<release_id>[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6})\.json")
 # Two answers mean "someone else wrote first": a failed precondition, or (S3 only) a
 # conditional write racing another one on the same key.
 _LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
@@ -269,7 +269,7 @@ class History:
         for page in pages:
             for entry in page.get("Contents", []):
                 name = entry["Key"][len(self._store.prefix) :]
-                match = _RECORD_NAME.match(name)
+                match = _RECORD_NAME.fullmatch(name)
                 if match:
                     ids.append(match["release_id"])
         return sorted(ids, reverse=True)

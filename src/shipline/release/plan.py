@@ -30,9 +30,9 @@ READ_ONLY_FIELDS = (
 )
 
 TASK_DEFINITION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]{1,255}:[0-9]+$"
+    r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]{1,255}:[0-9]+"
 )
-_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_-]+)=(.+)$")
+_ASSIGNMENT = re.compile(r"([A-Za-z0-9_-]+)=(.+)")  # fullmatch: no line break anywhere
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def parse_assignments(values: Iterable[str], option: str) -> dict[str, str]:
     """`KEY=VALUE` options as a dict; a malformed or repeated one is a UsageError."""
     found: dict[str, str] = {}
     for value in values:
-        match = _ASSIGNMENT.match(value)
+        match = _ASSIGNMENT.fullmatch(value)
         if not match:
             raise UsageError(f"{option} '{value}': expected KEY=VALUE")
         key, text = match.groups()
@@ -96,7 +96,7 @@ def plan_moves(
                 f"'{environment.name}' (known: {', '.join(environment.services)})"
             )
             continue
-        if not TASK_DEFINITION_ARN.match(arn):
+        if not TASK_DEFINITION_ARN.fullmatch(arn):
             problems.append(f"--task-definition {key}: '{arn}' is not a task definition ARN")
             continue
         if key in moves:

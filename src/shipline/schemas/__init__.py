@@ -40,10 +40,41 @@ def load(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
     # Each schema is checked against the meta-schema by the tests, not on every run.
-    return Draft202012Validator(load(name))
+    strict = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _pattern_keyword}
+    )
+    return strict(load(name))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """`pattern` as JSON Schema defines it (ECMA-262 regexes): `$` is the end of the text."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _whole_text(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _whole_text(pattern: str) -> re.Pattern[str]:
+    """Python's `$` also matches before a final "\\n" (so `^[a-z]+$` took "api\\n"): every
+    `$` outside a character class becomes `\\Z`, the end of the text."""
+    translated, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        translated.append(char)
+    return re.compile("".join(translated))
 
 
 def problems(name: str, document: Any) -> list[str]:
