@@ -23,7 +23,7 @@ EXPRESSIONS_STAMP := $(EXPRESSIONS)/node_modules/.installed
 # read from the cdktf wheel generated from hashicorp/aws 5.100.0; the index is kept in .venv.
 PROVIDER_SCHEMA := $(VENV)/provider-schema/aws-5.100.0.json
 
-.PHONY: demo test lint typecheck pytest clean checkov-venv bench lock provider-schema system-packages
+.PHONY: demo test test-unit lint typecheck pytest clean checkov-venv bench lock provider-schema system-packages
 
 # requirements.lock: shipline's runtime dependencies (and its build backend), every version
 # pinned with its hashes, for Python 3.11+ on every platform. setup-shipline installs exactly
@@ -62,11 +62,11 @@ $(EXPRESSIONS_STAMP): $(EXPRESSIONS)/package-lock.json
 	cd $(EXPRESSIONS) && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(EXPRESSIONS_STAMP)
 
-$(PROVIDER_SCHEMA): tests/infra/provider_schema.py | $(STAMP)
+$(PROVIDER_SCHEMA): tests/support/infra/provider_schema.py | $(STAMP)
 	rm -rf $(VENV)/provider-schema/wheel
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
 	  -d $(VENV)/provider-schema/wheel 'cdktf-cdktf-provider-aws==20.1.0'
-	$(BIN)/python tests/infra/provider_schema.py build \
+	$(BIN)/python tests/support/infra/provider_schema.py build \
 	  $(VENV)/provider-schema/wheel/cdktf_cdktf_provider_aws-20.1.0-py3-none-any.whl $@
 	rm -rf $(VENV)/provider-schema/wheel
 
@@ -86,6 +86,10 @@ demo: $(STAMP)
 	$(BIN)/shipline demo
 
 test: lint typecheck pytest
+
+# The unit layer alone, in seconds: no sandbox, registry, runner or Terraform tools.
+test-unit: lint typecheck
+	$(BIN)/pytest tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

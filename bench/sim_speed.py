@@ -21,10 +21,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from sim_sandbox import DEFAULT_POLICY, read_first_line, sim_command
-
 from shipline.sim.policy import write_policy
 from shipline.sim.seed import seed_environment
+from support.sim_sandbox import DEFAULT_POLICY, read_first_line, sim_command
 
 SAMPLES = 200
 

@@ -1,17 +1,27 @@
-"""Test-session rules shared by every test, and the sandbox fixtures (see tests/sim_sandbox.py)."""
+"""Test-session rules shared by every test, and the sandbox fixtures (support/sim_sandbox.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sim_sandbox import Sandbox, SandboxProcess, point_environment_at
+
+from support.sim_sandbox import Sandbox, SandboxProcess, point_environment_at
 
 if TYPE_CHECKING:
     from shipline.sim.seed import SeededEnvironment
 
 _skipped: list[str] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything outside the unit layer starts processes or tools: `integration` (the slow part).
+    unit = Path(__file__).resolve().parent / "unit"
+    for item in items:
+        if not item.path.is_relative_to(unit):
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -34,7 +44,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-# --- the `shipline sim` sandbox (documented in tests/sim_sandbox.py) ---------------------------
+# --- the `shipline sim` sandbox (documented in tests/support/sim_sandbox.py) -------------------
 
 
 @pytest.fixture(scope="session")

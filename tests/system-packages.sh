@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  docker-registry # tests/registry_fixtures.py: a real OCI registry
+  docker-registry # tests/support/registry_fixtures.py: a real OCI registry
   apache2-utils   # htpasswd (bcrypt) for that registry's basic auth
   jq              # tests/actions: the terraform-apply action reads Terraform's outputs with it
 )

@@ -1,6 +1,6 @@
 """Cancelling a run while a composite action's step works, as GitHub's runner cancels it:
 SIGINT to the step's bash process alone, SIGTERM 7.5 s later, SIGKILL 2.5 s after that, and
-whatever is left killed at the job's end (tests/actions/runner.py, `Cancel`).
+whatever is left killed at the job's end (tests/support/actions/runner.py, `Cancel`).
 
 The cancel must reach shipline and terraform: a release ends `interrupted` with its lock
 released, and terraform is asked to stop (SIGINT) so it can release its state lock.
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_sandbox import HOLD_SECONDS
 
-from actions.runner import Cancel, run_action
 from actions.test_actions_sandbox import ACTIONS, job_env, running, workspace
+from support.actions.runner import Cancel, run_action
+from support.sim_sandbox import HOLD_SECONDS
 
 __all__ = ["workspace"]  # the fixture, shared with test_actions_sandbox
 

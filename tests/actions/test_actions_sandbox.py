@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.runner import ActionRun, run_action
+from support.actions.runner import ActionRun, run_action
 
 REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "actions"
@@ -144,7 +144,7 @@ def test_ecs_deploy_of_an_unhealthy_release_rolls_back_and_fails_the_step(
 
 
 def test_ecs_deploy_deploys_given_task_definitions_as_they_are(sandbox, environment, workspace):
-    from sim_sandbox import register_revision
+    from support.sim_sandbox import register_revision
 
     ecs = sandbox.client("ecs")
     registered = register_revision(

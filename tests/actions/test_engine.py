@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from actions import engine
-from actions.concurrency import Groups
-from actions.engine import ExpressionError, Status
-from actions.run_model import NotModelled, Scenario, play
+from support.actions import engine
+from support.actions.concurrency import Groups
+from support.actions.engine import ExpressionError, Status
+from support.actions.run_model import NotModelled, Scenario, play
 
 ALL_GOOD = Status(success=True, failure=False, cancelled=False)
 SOME_SKIPPED = Status(success=False, failure=False, cancelled=False)

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from actions import gates
 from shipline import schemas
+from support.actions import gates
 
 FIXTURES = gates.FIXTURES
 BAD_WORKFLOWS = FIXTURES / "workflows"

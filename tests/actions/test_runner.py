@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sim_sandbox import wait_for
 
-from actions.runner import Cancel, UnsupportedError, parse_command_file, run_action
+from support.actions.runner import Cancel, UnsupportedError, parse_command_file, run_action
+from support.sim_sandbox import wait_for
 
 
 def action(tmp_path: Path, body: str) -> Path:

@@ -22,10 +22,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dependency_lock import applicable_pins
 from packaging.utils import canonicalize_name
 
-from actions.runner import StepResult, run_action
+from support.actions.runner import StepResult, run_action
+from support.dependency_lock import applicable_pins
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP_PYTHON = "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97"

@@ -1,6 +1,6 @@
 """The workflows' runs as GitHub plays them: every job-level `if:`, concurrency group, environment,
 `with:` of a reusable workflow and the values a test names here are evaluated by GitHub's own
-expression engine, with GitHub's job-level status functions (tests/actions/run_model.py)."""
+expression engine, with GitHub's job-level status functions (tests/support/actions/run_model.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from actions import run_model
-from actions.concurrency import Groups
-from actions.engine import Status
-from actions.run_model import Run, Scenario, play
+from support.actions import run_model
+from support.actions.concurrency import Groups
+from support.actions.engine import Status
+from support.actions.run_model import Run, Scenario, play
 
 TAG = "refs/tags/v1.2.0"
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -372,7 +372,7 @@ def release_group_of(run: Run) -> tuple[str | None, bool]:
 def test_a_rollback_queued_behind_a_deploy_is_never_dropped():
     # A deploy by hand is running; a rollback is started; then a tag push reaches its deploy.
     # GitHub keeps one pending run per group and cancels the older pending one (see
-    # tests/actions/concurrency.py for the documented rule).
+    # tests/support/actions/concurrency.py for the documented rule).
     running_deploy = play(deploy_run())
     rollback = play(rollback_run())
     tag_deploy = play(build_run("ghcr"))

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra import infra_rules
 
-from actions import gates
+from support.actions import gates
+from support.infra import infra_rules
 
 WORKFLOWS = gates.REPO / ".github" / "workflows"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"

@@ -6,10 +6,10 @@ import json
 import re
 
 import hcl2
-import infra_rules as rules
 import pytest
 
 from shipline.envinventory import INVENTORY_PATH
+from support.infra import infra_rules as rules
 
 TF = rules.load(rules.BLUEPRINT)
 

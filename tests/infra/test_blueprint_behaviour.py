@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-import infra_rules as rules
 import pytest
-from render import render
 
 from shipline.envmap import env_from_terraform, parse_terraform_outputs
 from shipline.envrules import check_environment
+from support.infra import infra_rules as rules
+from support.infra.render import render
 
 GITHUB = "https://token.actions.githubusercontent.com"
 ACCOUNT = "111122223333"

@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import infra_rules as rules
 import pytest
+
+from support.infra import infra_rules as rules
 
 CHECKOV = rules.REPO / ".venv-checkov" / "bin" / "checkov"
 POLICIES = rules.BLUEPRINT / "policies"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 
-import infra_rules as rules
 import pytest
-from render import render
+
+from support.infra import infra_rules as rules
+from support.infra.render import render
 
 TF = rules.load(rules.BLUEPRINT)
 

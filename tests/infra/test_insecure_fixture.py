@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import infra_rules as rules
 import pytest
+
+from support.infra import infra_rules as rules
 
 INSECURE = rules.load(rules.INSECURE)
 

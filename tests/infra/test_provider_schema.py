@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import infra_rules as rules
-import provider_schema
 import pytest
+
+from support.infra import infra_rules as rules
+from support.infra import provider_schema
 
 NEGATIVE = Path(__file__).resolve().parent / "fixtures" / "schema_violations"
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import infra_rules as rules
 import pytest
+
+from support.infra import infra_rules as rules
 
 TF = rules.load(rules.BLUEPRINT)
 WITH = {"registry_server": "ghcr.io", "registry_username": "octo", "registry_password": "ghp_x"}

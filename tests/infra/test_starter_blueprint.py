@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import infra_rules as rules
 import pytest
 import yaml
-from blueprint_outputs import rendered_blueprint, terraform_outputs, tfvars
 
 from shipline import config as shipline_config
 from shipline.cli import main
 from shipline.config import load_config
+from support.infra import infra_rules as rules
+from support.infra.blueprint_outputs import rendered_blueprint, terraform_outputs, tfvars
 
 STARTER = rules.REPO / "examples" / "starter" / "shipline.yml"
 ACCOUNT = "123456789012"  # the account of every ARN in terraform.tfvars.example

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 
-import infra_rules as rules
 import yaml
-from blueprint_outputs import terraform_outputs, tfvars
 
 from shipline.cli import main
 from shipline.sim.seed import SERVICE_KEYS, seed_environment
+from support.infra import infra_rules as rules
+from support.infra.blueprint_outputs import terraform_outputs, tfvars
 
 STARTER = rules.REPO / "examples" / "starter" / "shipline.yml"
 ACCOUNT = "123456789012"  # the account of every ARN in terraform.tfvars.example

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deploy_support import (
+
+from support.deploy_support import (
     image_of,
     lock_exists,
     records,
@@ -293,7 +294,7 @@ def test_rollback_off_in_the_config_is_honoured(capsys, sandbox, environment, ec
 def test_a_task_definition_from_terraform_is_used_as_given(
     capsys, sandbox, environment, config, ecs, s3
 ):
-    from sim_sandbox import register_revision
+    from support.sim_sandbox import register_revision
 
     given = register_revision(
         ecs, environment.task_definitions["api"], "api", environment.image("api", "tf7")

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from deploy_support import lock_exists, records, running_task_definitions, write_config
-from sim_sandbox import wait_for
+from support.deploy_support import lock_exists, records, running_task_definitions, write_config
+from support.sim_sandbox import wait_for
 
 
 def start_deploy(config, *args):

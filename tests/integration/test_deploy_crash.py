@@ -17,8 +17,9 @@ import sys
 import time
 
 import pytest
-from deploy_support import lock_exists, records, run_cli, write_config
-from sim_sandbox import HOLD_SECONDS
+
+from support.deploy_support import lock_exists, records, run_cli, write_config
+from support.sim_sandbox import HOLD_SECONDS
 
 BASE_POLICY = {
     "services": {"*": {"converge_seconds": 0.2}},

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from deploy_support import lock_exists, records, run_cli, running_task_definitions, write_config
+
+from support.deploy_support import (
+    lock_exists,
+    records,
+    run_cli,
+    running_task_definitions,
+    write_config,
+)
 
 THROTTLED = ("ecs.DescribeServices", "ecs.UpdateService", "ecs.RunTask")
 # With this seed the first draw of each throttled operation fails, so each of them is

@@ -10,10 +10,11 @@ from __future__ import annotations
 import string
 
 import pytest
-from deploy_support import lock_exists, records, revision_count, write_config
-from fuzz_support import assert_succeeds_or_refuses, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from support.deploy_support import lock_exists, records, revision_count, write_config
+from support.fuzz_support import assert_succeeds_or_refuses, run_main
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

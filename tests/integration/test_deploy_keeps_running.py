@@ -5,7 +5,8 @@ deploy leaves alone every service already on the task definition it is given, sa
 from __future__ import annotations
 
 import pytest
-from deploy_support import (
+
+from support.deploy_support import (
     image_of,
     records,
     register_variant,

@@ -16,7 +16,8 @@ import subprocess
 import sys
 
 import pytest
-from deploy_support import records, run_cli, running_task_definitions, write_config
+
+from support.deploy_support import records, run_cli, running_task_definitions, write_config
 
 HEALTH = {"timeout": 20, "interval": 0.2, "successes": 1, "request_timeout": 1}
 

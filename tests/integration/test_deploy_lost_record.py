@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 import test_deploy_crash
-from deploy_support import lock_exists, records, running_task_definitions
 from test_deploy_crash import BASE_POLICY, deploy_held_in, finish
+
+from support.deploy_support import lock_exists, records, running_task_definitions
 
 s3 = test_deploy_crash.s3  # the crash tests' S3 client fixture
 

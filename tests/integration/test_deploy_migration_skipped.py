@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from deploy_support import records, run_cli, write_config
+
+from support.deploy_support import records, run_cli, write_config
 
 MIGRATE = {"service": "api", "container": "api", "command": ["just", "migrate"], "timeout": 60}
 

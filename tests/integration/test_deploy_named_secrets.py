@@ -9,7 +9,8 @@ fails at its first signature. The `secret-refs` preflight checks them too (Descr
 from __future__ import annotations
 
 import pytest
-from deploy_support import revision_count, run_cli, write_config
+
+from support.deploy_support import revision_count, run_cli, write_config
 
 READ_VALUE_CALLS = {"secretsmanager.GetSecretValue", "ssm.GetParameter", "ssm.GetParameters"}
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from deploy_support import (
+
+from support.deploy_support import (
     lock_exists,
     records,
     register_variant,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from sim_sandbox import wait_for
-
 from shipline.release.plan import render_task_definition
 from shipline.release.rollout import Target, Watch, update_services, wait_for_services
+from support.sim_sandbox import wait_for
 
 
 def clone_services(ecs, environment, count):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 
-from deploy_support import records, run_cli, write_config
-from infra import infra_rules
+from support.deploy_support import records, run_cli, write_config
+from support.infra import infra_rules
 
 TF = infra_rules.load(infra_rules.BLUEPRINT)
 

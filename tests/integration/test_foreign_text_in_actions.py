@@ -1,5 +1,5 @@
 """Crafted task logs and stop reasons, run through `shipline migrate` and `shipline deploy` in
-GitHub Actions: the job log is read as the runner reads it (tests/workflow_commands.py) and
+GitHub Actions: the job log is read as the runner reads it (tests/support/workflow_commands.py) and
 the step summary rendered by cmark-gfm, GitHub's parser (issue 12, finding 3)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import re
 
 import cmarkgfm
 from cmarkgfm.cmark import Options
-from deploy_support import run_cli, write_config
-from sim_sandbox import register_revision
-from workflow_commands import processed_commands
+
+from support.deploy_support import run_cli, write_config
+from support.sim_sandbox import register_revision
+from support.workflow_commands import processed_commands
 
 # Each crafted line would be a command or Markdown of its own; every one is marked PWNED.
 CRAFTED_LOGS = [

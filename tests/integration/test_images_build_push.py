@@ -1,4 +1,4 @@
-"""actions/build-push: its own steps run as GitHub runs them (tests/actions/runner.py).
+"""actions/build-push: its own steps run as GitHub runs them (tests/support/actions/runner.py).
 
 The third-party steps (logins, Buildx, metadata, build-push) are not executed; the runner
 lists which of them the action would run, so each registry kind is checked for logging in the
@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from actions.runner import run_action
+from support.actions.runner import run_action
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "actions" / "build-push"

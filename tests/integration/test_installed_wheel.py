@@ -20,11 +20,11 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from deploy_support import image_of, records, running_task_definitions
-from sim_sandbox import DEFAULT_POLICY, REGION, read_first_line
 
 from shipline.sim.policy import write_policy
 from shipline.sim.seed import seed_environment
+from support.deploy_support import image_of, records, running_task_definitions
+from support.sim_sandbox import DEFAULT_POLICY, REGION, read_first_line
 
 REPO = Path(__file__).resolve().parents[2]
 

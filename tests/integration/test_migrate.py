@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from deploy_support import (
+from support.deploy_support import (
     image_of,
     revision_count,
     run_cli,
     running_task_definitions,
     write_config,
 )
-from sim_sandbox import register_revision
+from support.sim_sandbox import register_revision
 
 
 def migrate(capsys, config, *args):

@@ -6,7 +6,9 @@ import json
 
 import pytest
 import requests
-from registry_fixtures import (
+
+from shipline.cli import main
+from support.registry_fixtures import (
     PushedImage,
     TokenServer,
     htpasswd_file,
@@ -15,8 +17,6 @@ from registry_fixtures import (
     require_binary,
     start_registry,
 )
-
-from shipline.cli import main
 
 USER, PASSWORD = "ci-bot", "correct-horse-battery"
 
@@ -117,7 +117,8 @@ def test_a_digest_reference_is_proven_to_exist(capsys, open_registry):
     unknown = "sha256:" + "0" * 64
     code, result, err = resolve(capsys, f"api={registry.host}/acme/shop/api@{unknown}")
     assert code == 2
-    assert result is None
+    assert result == {"status": "refused", "exit_code": 2, "error": result["error"]}
+    assert f"shipline: error: {result['error']}" in err
     assert f"api: {registry.host}/acme/shop/api@{unknown}: no such tag or digest" in err
 
 
@@ -130,7 +131,8 @@ def test_missing_tags_and_repositories_are_exit_2_naming_each(capsys, open_regis
         f"worker={registry.host}/acme/shop/worker:v1.0.0",
     )
     assert code == 2
-    assert result is None
+    assert result == {"status": "refused", "exit_code": 2, "error": result["error"]}
+    assert f"shipline: error: {result['error']}" in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("shipline: error: ")

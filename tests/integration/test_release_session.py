@@ -15,7 +15,8 @@ import sys
 
 import pytest
 import yaml
-from deploy_support import (
+
+from support.deploy_support import (
     lock_exists,
     records,
     register_variant,

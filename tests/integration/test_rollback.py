@@ -11,13 +11,13 @@ import sys
 
 import pytest
 import yaml
-from sim_sandbox import register_revision, wait_for
 
 from shipline import aws, cli
 from shipline.config import load_config
 from shipline.release.history import History, Lock
 from shipline.release.plan import render_task_definition
 from shipline.release.records import ReleaseRecord, ServiceRecord, new_release_id
+from support.sim_sandbox import register_revision, wait_for
 
 ENV = "sim"
 

@@ -18,7 +18,8 @@ from typing import Any
 import botocore.exceptions
 import pytest
 import requests
-from sim_sandbox import wait_for
+
+from support.sim_sandbox import wait_for
 
 STEADY = "has reached a steady state"
 REGION_SCOPE = "us-east-1/ecs/aws4_request"

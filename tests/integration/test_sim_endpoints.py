@@ -6,7 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from sim_sandbox import HOLD_SECONDS, wait_for
+
+from support.sim_sandbox import HOLD_SECONDS, wait_for
 
 
 def test_health_answers_200_then_503_for_an_unhealthy_image_then_404_for_unknown(

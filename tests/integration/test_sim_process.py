@@ -10,7 +10,8 @@ import sys
 
 import pytest
 import requests
-from sim_sandbox import read_first_line, sim_command
+
+from support.sim_sandbox import read_first_line, sim_command
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

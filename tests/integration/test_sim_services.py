@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sim_sandbox import HOLD_SECONDS, wait_for
+from support.sim_sandbox import HOLD_SECONDS, wait_for
 
 
 def describe(ecs: Any, environment: Any, key: str) -> dict[str, Any]:

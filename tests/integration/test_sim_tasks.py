@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim_sandbox import HOLD_SECONDS, wait_for
+from support.sim_sandbox import HOLD_SECONDS, wait_for
 
 MIGRATE = ["starter-console", "release", "db"]
 

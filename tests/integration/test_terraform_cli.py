@@ -116,7 +116,7 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def step_outputs(path: Path) -> dict[str, str]:
-    from actions.runner import parse_command_file  # GITHUB_OUTPUT as the runner reads it
+    from support.actions.runner import parse_command_file  # GITHUB_OUTPUT as the runner reads it
 
     return parse_command_file(path.read_text())
 

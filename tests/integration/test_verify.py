@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 
-from deploy_support import run_cli, write_config
-from hostile_http import hostile_server, trickle
+from support.deploy_support import run_cli, write_config
+from support.hostile_http import hostile_server, trickle
 
 
 def verify(capsys, config, *args):

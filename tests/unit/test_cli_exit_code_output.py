@@ -18,7 +18,7 @@ def github_output(tmp_path, monkeypatch):
 
 
 def exit_code_output(target) -> str:
-    from actions.runner import parse_command_file
+    from support.actions.runner import parse_command_file
 
     return parse_command_file(target.read_text())["exit-code"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from fuzz_support import mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipline.config import Config, load_config
 from shipline.errors import ConfigError
+from support.fuzz_support import mutated
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
 VALID = yaml.safe_load((FIXTURES / "valid.yml").read_text())

@@ -7,9 +7,10 @@ import importlib.metadata
 import tomllib
 from pathlib import Path
 
-from dependency_lock import LOCK, applicable_pins, pins
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from support.dependency_lock import LOCK, applicable_pins, pins
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 

@@ -1,5 +1,5 @@
 """Foreign text in the job log and the step summary: read by the runner's rules (see
-tests/workflow_commands.py) and rendered by GitHub's own Markdown parser, cmark-gfm
+tests/support/workflow_commands.py) and rendered by GitHub's own Markdown parser, cmark-gfm
 (issue 12, finding 3)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import re
 import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
-from workflow_commands import processed_commands
 
 from shipline import console, github
+from support.workflow_commands import processed_commands
 
 HOSTILE = [
     "plain line",

@@ -7,11 +7,11 @@ import json
 import threading
 
 import pytest
-from hostile_http import answer, hostile_server, huge_body, send, silent, trickle
 
 from shipline.config import HealthSettings
 from shipline.release.health import BODY_LIMIT, HealthCheck, verify
 from shipline.release.stopping import Interrupted, StopSignal
+from support.hostile_http import answer, hostile_server, huge_body, send, silent, trickle
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
 BODY = b'{"status": "ok", "padding": "xxxxxxxxx"}'  # 40 bytes

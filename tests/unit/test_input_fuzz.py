@@ -7,11 +7,11 @@ import json
 import string
 from typing import Any
 
-from fuzz_support import assert_succeeds_or_refuses, mutated, run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipline.sim.policy import Policy, PolicyError, load_policy
+from support.fuzz_support import assert_succeeds_or_refuses, mutated, run_main
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

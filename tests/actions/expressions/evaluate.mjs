@@ -1,5 +1,5 @@
 // Evaluates GitHub Actions expressions with GitHub's own engine (@actions/expressions), for
-// tests/actions/engine.py. Protocol: one JSON line in, {"requests": [...]}, one JSON line out,
+// tests/support/actions/engine.py. Protocol: one JSON line in, {"requests": [...]}, one JSON line out,
 // {"results": [...]}, for as long as stdin stays open.
 //
 // A request: {"text": string, "mode": "if" | "value", "contexts": {name: value},

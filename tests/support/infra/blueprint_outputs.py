@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
-import infra_rules as rules
 import tfparse
-from render import Rendered
+
+from support.infra import infra_rules as rules
+from support.infra.render import Rendered
 
 ACCOUNT_EXPRESSION = "data.aws_caller_identity.current.account_id"
 TFVARS_EXAMPLE = rules.BLUEPRINT / "terraform.tfvars.example"

@@ -29,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from actions.engine import Request, Status, engine
+from support.actions.engine import Request, Status, engine
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORKFLOWS = REPO / ".github" / "workflows"
 
 # GitHub's contexts reference, "Context availability": the contexts each place may use.

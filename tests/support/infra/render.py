@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import infra_rules as rules
 import tfparse
+
+from support.infra import infra_rules as rules
 
 # A valid minimal environment: what terraform.tfvars.example requires, nothing optional.
 BASE_VARIABLES: dict[str, Any] = {

@@ -14,9 +14,9 @@ from typing import Any
 
 import hcl2
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BLUEPRINT = REPO / "ops" / "infra" / "aws"
-INSECURE = Path(__file__).resolve().parent / "fixtures" / "insecure"
+INSECURE = Path(__file__).resolve().parents[2] / "infra" / "fixtures" / "insecure"
 
 _OPTIONS = hcl2.SerializationOptions(
     strip_string_quotes=True, explicit_blocks=False, with_comments=False

@@ -7,7 +7,7 @@ and whose <Class>Config interface lists every argument and nested block, with `o
 when Terraform requires it. `build` derives a compact index from it once (under .venv, never in
 the repository); `problems` walks python-hcl2 blocks against the index.
 
-    python tests/infra/provider_schema.py build WHEEL INDEX
+    python tests/support/infra/provider_schema.py build WHEEL INDEX
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 # Keep these three in step with versions.tf (aws "~> 5.100") and the Makefile.
 CDKTF_PACKAGE_VERSION = "20.1.0"
 PROVIDER_VERSION = "5.100.0"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 INDEX = REPO / ".venv" / "provider-schema" / f"aws-{PROVIDER_VERSION}.json"
 
 _TYPE_LINK = re.compile(r"/docs/(resources|data-sources)/([a-z0-9_]+) (aws_[a-z0-9_]+)\}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PINS_FILE = REPO / ".github" / "action-pins.json"
 ZIZMOR_CONFIG = REPO / ".github" / "zizmor.yml"
 # Directories that hold no project files of their own (tools, caches, the gates' bad fixtures).

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FOLDER = Path(__file__).resolve().parent / "expressions"
+FOLDER = Path(__file__).resolve().parents[2] / "actions" / "expressions"
 SCRIPT = FOLDER / "evaluate.mjs"
 PACKAGE = FOLDER / "node_modules" / "@actions" / "expressions" / "package.json"
 

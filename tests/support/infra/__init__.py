@@ -1,0 +1,2 @@
+"""The Terraform blueprint as tests read it: its rules, a renderer, its outputs, the provider
+schema."""
