@@ -20,12 +20,21 @@ from shipline.errors import EXIT_FAILED, EXIT_REFUSED, ShiplineError
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
+class ArgumentsRefused(SystemExit):
+    """A usage error found by argparse (exit 2); `reason` is what the stderr line says."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(EXIT_REFUSED)
+        self.reason = reason
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: the reason and where to look, exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-        sys.exit(EXIT_REFUSED)
+        reason = f"{message} (see '{self.prog} --help')"
+        sys.stderr.write(f"{self.prog}: error: {reason}\n")
+        raise ArgumentsRefused(reason)
 
 
 def command_modules() -> dict[str, ModuleType]:
@@ -117,8 +126,13 @@ def publish_exit_code(code: int | str | None) -> None:
 
 def run_command(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     console.forget_emitted()
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentsRefused as exc:  # no args yet: --json is read from the words themselves
+        if "--json" in (sys.argv[1:] if argv is None else argv):
+            console.emit_json(error_document(exc.reason, EXIT_REFUSED))
+        raise
     try:
         return int(args.run(args))
     except ShiplineError as exc:

@@ -67,6 +67,24 @@ def test_a_refusal_with_json_prints_one_error_document(argv, tmp_path, capsys, n
     assert err.splitlines() == [f"shipline: error: {message}"]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["deploy", "-e", "staging", "--no-such-option"], ["lock", "status"], ["history"]],
+    ids=["unknown option", "lock status without -e", "history without -e"],
+)
+def test_a_usage_error_with_json_prints_one_error_document(argv, capsys, no_actions):
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--json"])
+
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2
+    document = json.loads(out)
+    assert document["status"] == "refused"
+    assert document["exit_code"] == 2
+    [line] = err.splitlines()
+    assert line.endswith(f": error: {document['error']}")
+
+
 def test_an_unexpected_error_with_json_prints_one_failed_document(
     tmp_path, capsys, no_actions, monkeypatch
 ):
