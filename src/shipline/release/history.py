@@ -406,12 +406,9 @@ class Lock:
                 continue
             if not held.expired(moment):
                 raise self._locked(held)
-            try:
-                etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfMatch=held.etag or "")
-                return LockInfo(**{**wanted.to_dict(), "etag": etag})
-            except Exception as exc:
-                if not _is_client_error(exc, _LOST_RACE | _MISSING):
-                    raise
+            taken = self._replace(held, wanted)
+            if taken is not None:
+                return taken
             winner = self.status()
             if winner is not None:
                 raise self._locked(winner)
@@ -434,13 +431,21 @@ class Lock:
             acquired_at=held.acquired_at,
             expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
         )
+        taken = self._replace(held, renewed)
+        if taken is None:
+            raise LockLostError(self.environment.name, release_id, self.status())
+        return taken
+
+    def _replace(self, held: LockInfo, wanted: LockInfo) -> LockInfo | None:
+        """Write `wanted` over `held`, only if the lock is still exactly `held` (its ETag);
+        None when someone changed or removed it first."""
         try:
-            etag = self._store.write(LOCK_NAME, renewed.to_dict(), IfMatch=held.etag or "")
+            etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfMatch=held.etag or "")
         except Exception as exc:
             if not _is_client_error(exc, _LOST_RACE | _MISSING):
                 raise
-            raise LockLostError(self.environment.name, release_id, self.status()) from exc
-        return LockInfo(**{**renewed.to_dict(), "etag": etag})
+            return None
+        return LockInfo(**{**wanted.to_dict(), "etag": etag})
 
     def require(self, release_id: str) -> LockInfo:
         """The lock as stored, when `release_id` holds it; LockedError (exit 2) otherwise."""
@@ -477,16 +482,13 @@ class Lock:
             acquired_at=utc_timestamp(moment),
             expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
         )
-        try:
-            etag = self._store.write(LOCK_NAME, wanted.to_dict(), IfMatch=held.etag or "")
-        except Exception as exc:
-            if not _is_client_error(exc, _LOST_RACE | _MISSING):
-                raise
+        taken = self._replace(held, wanted)
+        if taken is None:
             raise LockedError(
                 f"environment {self.environment.name}: the lock changed while it was being "
                 "broken; left in place (see `shipline lock status`)"
-            ) from exc
-        return LockInfo(**{**wanted.to_dict(), "etag": etag}), held
+            )
+        return taken, held
 
     def wait_until_free(
         self,
