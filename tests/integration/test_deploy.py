@@ -254,6 +254,8 @@ def test_a_rollback_that_fails_too_is_exit_3(capsys, sandbox, environment, confi
     [record] = records(environment, s3)
     assert record["status"] == "rollback_failed"
     assert "rollback failed" in record["error"]
+    assert "next:" not in record["error"]  # the record says what happened, not what to do
+    assert "next: run `shipline rollback -e sim`" in ran.err.splitlines()[-1]
     assert not lock_exists(environment, s3)
 
 
@@ -270,6 +272,7 @@ def test_no_rollback_leaves_the_services_moved_and_exits_3(
     ran = deploy(capsys, config, *images(environment, "v2"), "--no-rollback")
 
     assert ran.code == 3, ran.err
+    assert "next: run `shipline rollback -e sim`" in ran.err.splitlines()[-1]
     assert all(arn.endswith(":2") for arn in running_task_definitions(environment, ecs).values())
     [record] = records(environment, s3)
     assert record["status"] == "failed" and "--no-rollback" in record["error"]

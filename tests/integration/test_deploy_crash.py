@@ -10,6 +10,7 @@ SIGTERM ends the release cleanly: `interrupted` recorded, lock released.
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -124,22 +125,14 @@ def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next
     [reason] = [line for line in refused.err.splitlines() if line.startswith("shipline: error:")]
     assert "locked by release " + killed["release_id"] in reason
     assert "that release is in_progress" in reason  # what its record says
-    assert "shipline lock release -e sim" in reason  # and says what to do
+    # and says what to do: the command it names, run as written, lets the next deploy on
+    [hint] = re.findall(r"`shipline (lock release [^`]*)`", reason)
+    assert hint == "lock release -e sim --force", reason  # the lock has not expired
     assert records(environment, s3) == [killed]  # nothing written by the refusal
 
     status = run_cli(capsys, "lock", "status", "--config", str(config), "-e", "sim")
     assert killed["release_id"] in status.out + status.err
-    released = run_cli(
-        capsys,
-        "lock",
-        "release",
-        "--config",
-        str(config),
-        "-e",
-        "sim",
-        "--release-id",
-        killed["release_id"],
-    )
+    released = run_cli(capsys, *hint.split(), "--config", str(config))
     assert released.code == 0, released.err
     assert not lock_exists(environment, s3)
 
@@ -175,6 +168,10 @@ def test_sigterm_records_interrupted_and_releases_the_lock(
         time.sleep(0.2)
         sandbox.policy(BASE_POLICY)
     code, err = finish(process)
+    ecs = sandbox.client("ecs")
+    running = ecs.list_tasks(cluster=environment.cluster, desiredStatus="RUNNING")["taskArns"]
+    described = ecs.describe_tasks(cluster=environment.cluster, tasks=running)["tasks"]
+    migrations = [t["taskArn"] for t in described if t.get("startedBy") == "shipline-migrate"]
     sandbox.policy(BASE_POLICY)
 
     [record] = records(environment, s3)
@@ -183,3 +180,11 @@ def test_sigterm_records_interrupted_and_releases_the_lock(
     assert not lock_exists(environment, s3)
     moved = phase == "during rollout"
     assert code == (3 if moved else 1), err
+    last = err.strip().splitlines()[-1]
+    if moved:  # the next step is named on the last line
+        assert "next: run `shipline rollback -e sim`" in last, err
+    if phase == "during migration":  # the task SIGTERM left running, and how to stop it
+        [task] = migrations
+        task_id = task.rsplit("/", 1)[-1]
+        assert f"the migration task {task_id} is still running in ECS" in last, err
+        assert f"`aws ecs stop-task --cluster {environment.cluster} --task {task_id}`" in last

@@ -214,11 +214,18 @@ class Deploy:
             # Another release holds the environment now: change nothing more, not even back.
             for run in self.runs.values():
                 run.result = f"{run.result}; left as it is (lock lost)"
-            self.finish("failed", EXIT_DAMAGED, self.lost_lock_message(exc))
+            self.finish(
+                "failed",
+                EXIT_DAMAGED,
+                self.lost_lock_message(exc),
+                next_step=f"run `shipline history -e {self.environment.name}` to see the "
+                "release that holds the environment now",
+            )
         except Interrupted as exc:
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
             where = "while services were moving" if self.moving else "before any service moved"
-            self.finish("interrupted", code, f"{exc} {where}")
+            left_behind = f"; {exc.left_behind}" if exc.left_behind else ""
+            self.finish("interrupted", code, f"{exc} {where}{left_behind}")
         except Exception as exc:
             # Unexpected (an AWS error mid-release): record it, never leave in_progress behind.
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
@@ -769,7 +776,27 @@ class Deploy:
 
     # --- step 7 and every other ending ------------------------------------------------------
 
-    def finish(self, status: FinalStatus, exit_code: int, error: str | None) -> None:
+    def finish(
+        self,
+        status: FinalStatus,
+        exit_code: int,
+        error: str | None,
+        *,
+        next_step: str | None = None,
+    ) -> None:
+        """End the release; an exit 3 also names what a person runs next (not in the record)."""
+        self.end_release(status, exit_code, error)
+        if self.result.exit_code != EXIT_DAMAGED or not self.result.error:
+            return
+        if "shipline history" in self.result.error:  # the record is lost: it says what to do
+            return
+        step = next_step or (
+            f"run `shipline rollback -e {self.environment.name}` to put the services back on "
+            "the last good release"
+        )
+        self.result.error += f"; next: {step}"
+
+    def end_release(self, status: FinalStatus, exit_code: int, error: str | None) -> None:
         self.result.status = status
         self.result.exit_code = exit_code
         self.result.error = error

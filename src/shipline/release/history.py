@@ -556,10 +556,12 @@ class Lock:
             raise self._locked(held, history)
 
     def _locked(self, held: LockInfo, history: History | None = None) -> LockedError:
+        # A lock that has not expired is released only with --force: name the command that works.
+        force = "" if held.expired() else " --force"
         return LockedError(
             f"environment {self.environment.name} is locked by {held.describe()}"
             f"{_record_state(held.release_id, history)}; wait for it, or "
-            f"`shipline lock release -e {self.environment.name}` if that run is gone"
+            f"`shipline lock release -e {self.environment.name}{force}` if that run is gone"
         )
 
 

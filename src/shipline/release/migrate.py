@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipline.release.stopping import StopSignal
+from shipline.release.stopping import Interrupted, StopSignal
 
 LOG_TAIL_LINES = 50
 
@@ -101,7 +101,15 @@ def run_migration(
     last_status = None
     while True:
         # A task does not stop the moment it starts: look after one interval, not before.
-        stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+        try:
+            stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+        except Interrupted as exc:
+            task_id = task_arn.rsplit("/", 1)[-1]
+            raise Interrupted(
+                exc.signal_name,
+                left_behind=f"the migration task {task_id} is still running in ECS; stop it "
+                f"with `aws ecs stop-task --cluster {cluster} --task {task_id}`",
+            ) from exc
         task = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
         if task.get("lastStatus") != last_status:
             last_status = task.get("lastStatus")

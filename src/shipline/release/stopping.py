@@ -28,9 +28,10 @@ ALREADY_STOPPING = (
 class Interrupted(Exception):
     """A wait ended because the process was asked to stop."""
 
-    def __init__(self, signal_name: str = "a stop request") -> None:
+    def __init__(self, signal_name: str = "a stop request", *, left_behind: str = "") -> None:
         super().__init__(f"interrupted by {signal_name}")
         self.signal_name = signal_name
+        self.left_behind = left_behind  # what is still running and how to stop it, if anything
 
 
 class StopSignal:
