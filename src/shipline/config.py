@@ -172,15 +172,22 @@ USES_SERVICES = (
 )
 
 
+def missing_file_problem(source: Path) -> str:
+    """Only the default path gets the hint about --config: a path given was given on purpose."""
+    if str(source) == "shipline.yml" and not os.environ.get("SHIPLINE_CONFIG"):
+        return (
+            "file not found: there is no shipline.yml here (pass --config or set SHIPLINE_CONFIG)"
+        )
+    return "file not found: it does not exist"
+
+
 def read_yaml(source: Path) -> Any:
     import yaml
 
     try:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            str(source), ["file not found (pass --config or set SHIPLINE_CONFIG)"]
-        ) from None
+        raise ConfigError(str(source), [missing_file_problem(source)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(source), [f"cannot be read: {exc}"]) from None
     try:

@@ -41,6 +41,9 @@ REFUSALS = {
     ],
     "env from-terraform: missing outputs": ["env", "from-terraform", "--outputs", "{missing}"],
     "terraform plan: missing directory": ["terraform", "plan", "--dir", "{missing}"],
+    # sim prints plain text only: --json is refused before anything is served or seeded
+    # (port 9 answers nothing, so accepting --json would end in a failure, not a refusal).
+    "sim seed --json": ["sim", "seed", "--endpoint", "http://127.0.0.1:9", "--wait", "0"],
 }
 
 

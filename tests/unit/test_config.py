@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,7 @@ BROKEN = {
     "bad-history.yml": "environments.production.history: expected an S3 location",
     "empty.yml": "the file is empty",
     "migrate-unknown-service.yml": "environments.production.migrate.service: 'db' is not one",
-    "does-not-exist.yml": "file not found",
+    "does-not-exist.yml": "file not found: it does not exist",
 }
 
 
@@ -149,6 +150,20 @@ def test_config_check_refuses_broken_files_with_a_clear_line(name):
     lines = result.stderr.splitlines()
     assert any(line.startswith(f"{path}: ") and BROKEN[name] in line for line in lines), lines
     assert lines[-1].startswith(f"{path}: invalid (")
+    assert "pass --config" not in result.stderr  # the path was given: naming it again is no help
+
+
+def test_a_missing_default_config_suggests_passing_one(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "shipline", "config", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "SHIPLINE_CONFIG"},
+    )
+    assert result.returncode == EXIT_REFUSED
+    assert "there is no shipline.yml here (pass --config or set SHIPLINE_CONFIG)" in result.stderr
 
 
 def test_config_check_accepts_the_valid_file_and_reports_json():

@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shipline.errors import UsageError
+
+    if getattr(args, "json", False):  # plain text only: accepting --json would mislead
+        raise UsageError(
+            "sim takes no --json: it prints plain text (its URL; with seed, export lines)"
+        )
     if getattr(args, "sim_action", None) == "seed":
         return seed(args)
     from shipline.sim.policy import load_policy
