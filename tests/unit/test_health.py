@@ -103,6 +103,7 @@ def test_connection_errors_are_retried_until_the_deadline():
     [result] = verify([HealthCheck("api", url)], settings)
     assert not result.ok and result.status is None
     assert result.attempts >= 3, "a refused connection must be tried again"
+    assert (result.error or "").endswith(f": connection refused to {url}"), result.error
 
 
 def test_all_urls_are_checked_at_the_same_time(server):

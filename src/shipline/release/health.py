@@ -140,6 +140,8 @@ def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | N
             return status, "stopped"
         if guard.cut or isinstance(exc, TimeoutError):
             return status, late
+        if isinstance(exc, ConnectionRefusedError):  # plainer than "[Errno 111] ..."
+            return status, f"connection refused to {check.url}"
         return status, _one_line(exc)
     finally:
         guard.finish()
