@@ -26,6 +26,13 @@ RETRY_MODE: RetryMode = "adaptive"
 MAX_ATTEMPTS = 12
 
 
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in GitHub Actions assume the deploy role with "
+    "aws-actions/configure-aws-credentials first"
+)
+
+
 def _is_retry_mode(text: str) -> TypeGuard[RetryMode]:
     return text in RETRY_MODES
 
@@ -62,6 +69,7 @@ def client(service: AwsService, region: str | None = None) -> Any:
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.session.Session().client(
-        service, region_name=resolve_region(region), config=config
-    )
+    session = boto3.session.Session()
+    if session.get_credentials() is None:  # else botocore's "Unable to locate credentials" later
+        raise UsageError(NO_CREDENTIALS)
+    return session.client(service, region_name=resolve_region(region), config=config)
