@@ -525,7 +525,10 @@ def test_an_image_missing_from_its_registry_is_refused_with_nothing_registered(
 
     assert ran.code == 2
     assert f"{missing}: no such image in ECR" in ran.err
-    assert "--skip-preflight image-digests" in ran.err
+    last = ran.err.splitlines()[-1]
+    # The tag is checked first; skipping the safety check is the last resort.
+    assert f"check the tag: `shipline images resolve web={missing}`" in last
+    assert last.index("images resolve") < last.index("--skip-preflight image-digests")
     assert revision_count(environment, ecs) == count
     assert records(environment, s3) == [] and not lock_exists(environment, s3)
 

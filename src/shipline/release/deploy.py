@@ -334,9 +334,12 @@ class Deploy:
         try:
             pinned = pin_references(tags)
         except ImageNotFound as exc:
+            # A misspelt tag is the usual cause: point at the check, not at skipping it.
+            asked = " ".join(f"{key}={github.mask_text(ref)}" for key, ref in tags.items())
             raise PreflightError(
-                f"{exc.message} (push it first, or skip this check with "
-                f"--skip-preflight {envrules.IMAGE_DIGESTS})"
+                f"{exc.message} (check the tag: `shipline images resolve {asked}`; push the "
+                "image if it is missing; skip this check with "
+                f"--skip-preflight {envrules.IMAGE_DIGESTS} only if the registry cannot be asked)"
             ) from None
         for key, reference in pinned.items():
             self.report(f"image {key}: {github.mask_text(reference)}")
