@@ -26,6 +26,17 @@ def info(message: str) -> None:
         sys.stderr.flush()
 
 
+def result(message: str, *, as_json: bool = False) -> None:
+    """One line of a command's result for people: stdout, so `cmd > file` keeps it and the
+    progress stays on the terminal. With --json stdout holds the document: the line is progress."""
+    if as_json:
+        info(message)
+        return
+    with github.LOG_LOCK:
+        sys.stdout.write(github.command_proof(message) + "\n")
+        sys.stdout.flush()
+
+
 # How many JSON documents this command printed: the error boundary adds its error document
 # only when the command printed none (one document per run, whatever ends it).
 _documents_emitted = 0

@@ -27,6 +27,16 @@ def test_a_healthy_environment_verifies(capsys, sandbox, environment, tmp_path):
     }
 
 
+def test_the_verdict_is_on_stdout_and_the_progress_on_stderr(
+    capsys, sandbox, environment, tmp_path
+):
+    config = write_config(tmp_path, environment)
+    ran = verify(capsys, config)
+    assert ran.code == 0, ran.err
+    assert ran.out == "sim: healthy\n"
+    assert "sim: healthy" not in ran.err
+
+
 def test_an_unhealthy_service_fails_verification(capsys, sandbox, environment, tmp_path):
     sandbox.policy({"services": {environment.services["web"]: {"unhealthy": True}}})
     config = write_config(

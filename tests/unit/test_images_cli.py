@@ -22,7 +22,7 @@ STARTER = ROOT / "examples" / "starter"
 def plan(capsys, *args: str) -> tuple[int, dict | None, str]:
     code = main(["images", "plan", "--config", str(STARTER / "shipline.yml"), *args])
     captured = capsys.readouterr()
-    return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
+    return code, json.loads(captured.out) if "--json" in args else None, captured.err
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +43,18 @@ def test_plan_of_the_starter_for_ghcr(capsys):
     assert result["images"][1]["build_args"] == "APP_VERSION=dev"
     assert "note: image_prefix 'Acme/Shop' lowercased to 'acme/shop'" in err
     assert "api: ghcr.io/acme/shop/api" in err
+
+
+def test_plan_prints_its_result_on_stdout_and_notes_on_stderr(capsys):
+    config = str(STARTER / "shipline.yml")
+    code = main(
+        ["images", "plan", "--config", config, "--registry", "ghcr.io", "--image-prefix", "a/b"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "  api: ghcr.io/a/b/api  (context examples/starter)" in out.splitlines()
+    assert out.startswith("ghcr.io: ghcr; log in: ")
+    assert "ghcr.io/a/b/api" not in err
 
 
 def test_plan_reads_registry_and_prefix_from_the_environment(capsys, monkeypatch):

@@ -177,9 +177,11 @@ def _show_plan(args: argparse.Namespace, plan: Any) -> int:
         console.info(f"note: {note}")
     registry = plan.registry
     where = f" (account {registry.account}, {registry.region})" if registry.kind == "ecr" else ""
-    console.info(f"{registry.host}: {registry.kind}{where}; log in: {LOGIN[registry.kind]['how']}")
+    login = LOGIN[registry.kind]["how"]
+    console.result(f"{registry.host}: {registry.kind}{where}; log in: {login}", as_json=args.json)
     for image in plan.images:
-        console.info(f"  {image.name}: {image.repository}  (context {image.context})")
+        line = f"  {image.name}: {image.repository}  (context {image.context})"
+        console.result(line, as_json=args.json)
     github.set_outputs(plan.outputs())
     if args.json:
         console.emit_json(plan.to_dict())

@@ -153,10 +153,10 @@ def show_status(lock: Lock, as_json: bool) -> int:
             result.update(held.to_dict(), expired=held.expired())
         console.emit_json(result)
     if held is None:
-        console.info(f"{name}: not locked")
+        console.result(f"{name}: not locked", as_json=as_json)
     else:
         state = "EXPIRED (the next release takes it over)" if held.expired() else "locked"
-        console.info(f"{name}: {state}: {held.describe()}")
+        console.result(f"{name}: {state}: {held.describe()}", as_json=as_json)
     return EXIT_OK
 
 

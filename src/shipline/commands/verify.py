@@ -67,5 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         if not result.ok:
             github.error(f"{result.service}: {result.error}", title="shipline verify")
-    console.info(f"{environment.name}: {'healthy' if healthy else 'NOT healthy'}")
+    console.result(
+        f"{environment.name}: {'healthy' if healthy else 'NOT healthy'}", as_json=args.json
+    )
     return EXIT_OK if healthy else EXIT_FAILED
