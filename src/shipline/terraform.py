@@ -343,9 +343,13 @@ class Invocation:
     var_files: tuple[Path, ...] = ()
     variables: tuple[str, ...] = ()  # NAME=VALUE
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+    colour: bool = True  # False when its output is not read on a terminal: no escape codes
 
     def base(self) -> list[str]:
         return [self.executable, f"-chdir={self.directory}"]
+
+    def no_colour(self) -> list[str]:
+        return [] if self.colour else ["-no-color"]
 
 
 def absolute_backend_config(value: str, cwd: Path) -> str:
@@ -357,7 +361,7 @@ def absolute_backend_config(value: str, cwd: Path) -> str:
 
 def init_command(invocation: Invocation) -> list[str]:
     configs = [f"-backend-config={config}" for config in invocation.backend_configs]
-    return [*invocation.base(), "init", "-input=false", *configs]
+    return [*invocation.base(), "init", "-input=false", *invocation.no_colour(), *configs]
 
 
 def plan_command(invocation: Invocation, plan_file: Path) -> list[str]:
@@ -367,6 +371,7 @@ def plan_command(invocation: Invocation, plan_file: Path) -> list[str]:
         *invocation.base(),
         "plan",
         "-input=false",
+        *invocation.no_colour(),
         f"-lock-timeout={invocation.lock_timeout}",
         f"-out={plan_file}",
         *var_files,
@@ -384,6 +389,7 @@ def apply_command(invocation: Invocation, plan_file: Path) -> list[str]:
         *invocation.base(),
         "apply",
         "-input=false",
+        *invocation.no_colour(),
         f"-lock-timeout={invocation.lock_timeout}",
         str(plan_file),
     ]

@@ -142,6 +142,7 @@ def test_plan_passes_arguments_and_keeps_stdout_for_json(terraform):
             chdir,
             "init",
             "-input=false",
+            "-no-color",  # stderr is a pipe here, not a terminal: no escape codes
             f"-backend-config={terraform.root / 'backend.hcl'}",
             "-backend-config=key=prod.tfstate",
         ],
@@ -149,6 +150,7 @@ def test_plan_passes_arguments_and_keeps_stdout_for_json(terraform):
             chdir,
             "plan",
             "-input=false",
+            "-no-color",
             "-lock-timeout=5m",
             f"-out={plan_file}",
             f"-var-file={terraform.root / 'prod.tfvars'}",
@@ -198,6 +200,7 @@ def test_apply_with_every_stateful_address_allowed_applies_the_saved_plan(terraf
         f"-chdir={terraform.blueprint}",
         "apply",
         "-input=false",
+        "-no-color",
         "-lock-timeout=5m",
         plan_file,
     ]

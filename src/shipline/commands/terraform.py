@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,6 +255,7 @@ def _invocation(args: argparse.Namespace) -> tf.Invocation:
         ),
         variables=tuple(getattr(args, "variables", [])),
         lock_timeout=tf.check_lock_timeout(getattr(args, "lock_timeout", tf.DEFAULT_LOCK_TIMEOUT)),
+        colour=sys.stderr.isatty(),  # terraform's chatter goes to our stderr
     )
 
 
