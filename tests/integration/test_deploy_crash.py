@@ -82,6 +82,14 @@ def finish(process: subprocess.Popen[bytes], timeout: float = 30.0) -> tuple[int
     return process.wait(timeout=timeout), rest
 
 
+def shown_status(capsys, config, release_id: str) -> str:
+    """The STATUS column of `shipline history` for one release."""
+    history = run_cli(capsys, "history", "--config", str(config), "-e", "sim")
+    assert history.code == 0, history.err
+    [line] = [line for line in history.out.splitlines() if line.startswith(release_id)]
+    return line.split()[2]
+
+
 @pytest.fixture
 def s3(sandbox):
     return sandbox.client("s3")
@@ -130,6 +138,8 @@ def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next
     assert hint == "lock release -e sim --force", reason  # the lock has not expired
     assert records(environment, s3) == [killed]  # nothing written by the refusal
 
+    assert shown_status(capsys, config, killed["release_id"]) == "in_progress"  # holds the lock
+
     status = run_cli(capsys, "lock", "status", "--config", str(config), "-e", "sim")
     assert status.out.startswith("sim: locked: release " + killed["release_id"]), status
     released = run_cli(capsys, *hint.split(), "--config", str(config))
@@ -151,6 +161,8 @@ def test_sigkill_leaves_a_held_lock_that_refuses_then_lock_release_lets_the_next
     listed = {entry["release_id"]: entry["status"] for entry in history.json()}
     assert listed[killed["release_id"]] == "in_progress"  # the interrupted release is kept
     assert sorted(listed.values()) == ["in_progress", "succeeded"]
+    # Its lock is gone: the table shows it will never end (the record is not rewritten).
+    assert shown_status(capsys, config, killed["release_id"]) == "abandoned"
     # No record lost or overwritten: the killed one is unchanged beside the new one.
     after = {record["release_id"]: record for record in records(environment, s3)}
     assert after[killed["release_id"]] == killed

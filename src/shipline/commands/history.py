@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         console.info(f"no releases recorded in {history.location}")
         return EXIT_OK
-    table = render_table([row(record.to_dict()) for record in records])
+    from shipline.release.history import Lock
+
+    held = Lock(environment).status()
+    holder = held.release_id if held is not None else None
+    table = render_table([row(record.to_dict(), holder) for record in records])
     sys.stdout.write(github.command_proof(table.rstrip("\n")) + "\n")  # errors quote foreign text
     sys.stdout.flush()
     return EXIT_OK
@@ -69,7 +73,16 @@ def duration(started: str, finished: str | None) -> str:
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def row(document: dict[str, Any]) -> list[str]:
+def shown_status(document: dict[str, Any], lock_holder: str | None) -> str:
+    """The status as the table shows it: an `in_progress` release whose lock is gone or held by
+    another release was killed and will never end itself (the record is left as it is)."""
+    status = str(document["status"])
+    if status == "in_progress" and document["release_id"] != lock_holder:
+        return "abandoned"
+    return status
+
+
+def row(document: dict[str, Any], lock_holder: str | None) -> list[str]:
     """One table row: what the release did, in a few words."""
     services = document.get("services", {})
     if document["kind"] == "scale-to-zero":
@@ -93,7 +106,7 @@ def row(document: dict[str, Any]) -> list[str]:
     return [
         document["release_id"],
         document["kind"],
-        document["status"],
+        shown_status(document, lock_holder),
         started,
         duration(document["started_at"], document.get("finished_at")),
         document.get("actor") or "-",
