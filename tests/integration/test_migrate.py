@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 from support.deploy_support import (
     image_of,
     revision_count,
@@ -85,3 +89,33 @@ def test_migrate_without_a_migrate_section_is_refused(capsys, sandbox, environme
     ran = migrate(capsys, config, "--image", f"api={environment.image('api', 'v2')}")
     assert ran.code == 2
     assert "has no `migrate` section" in ran.err
+
+
+def test_an_interrupted_migration_names_its_running_task_and_how_to_stop_it(
+    sandbox, environment, tmp_path
+):
+    sandbox.policy({"tasks": {"*": {"run_seconds": 120}}})  # the migration runs on
+    config = write_config(tmp_path, environment)
+    command = [sys.executable, "-m", "shipline", "migrate", "--config", str(config), "-e", "sim"]
+    command += ["--image", f"api={environment.image('api', 'v2')}"]
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # the task has started once its id is printed
+        seen.append(line)
+        if "started:" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 1, "".join(seen) + rest
+
+    ecs = sandbox.client("ecs")
+    running = ecs.list_tasks(cluster=environment.cluster, desiredStatus="RUNNING")["taskArns"]
+    described = ecs.describe_tasks(cluster=environment.cluster, tasks=running)["tasks"]
+    [task] = [t["taskArn"] for t in described if t.get("startedBy") == "shipline-migrate"]
+    task_id = task.rsplit("/", 1)[-1]
+    last = rest.strip().splitlines()[-1]
+    assert f"the migration task {task_id} is still running in ECS" in last, rest
+    assert f"`aws ecs stop-task --cluster {environment.cluster} --task {task_id}`" in last

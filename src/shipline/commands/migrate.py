@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
                 report=console.info,
             )
     except Interrupted as exc:
-        console.info(f"{exc}: stopped waiting; the migration task keeps running in ECS")
+        left = exc.left_behind or "the migration task keeps running in ECS"
+        console.info(f"{exc}: stopped waiting; {left}")
         return EXIT_FAILED
     for line in result.log_tail:
         console.info(f"  | {github.mask_text(line)}")
