@@ -273,7 +273,11 @@ def test_an_unhealthy_target_is_a_failed_rollback_exit_3(setup, sandbox, capsys)
     assert "web" in (record.error or "")
     assert [h.ok for h in record.health if h.service == "web"] == [False]
     assert Lock(env).status() is None
-    assert "unhealthy" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unhealthy" in err
+    last = err.splitlines()[-1]  # ends with the next step
+    assert f"next: `shipline rollback -e {ENV} --to RELEASE_ID` to a release you trust" in last
+    assert f"`shipline rollback -e {ENV} --scale-to-zero`" in last
 
 
 def test_inside_github_actions_outputs_and_summary_are_written(setup, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipline import console
-from shipline.errors import EXIT_REFUSED
+from shipline.errors import EXIT_DAMAGED, EXIT_REFUSED
 from shipline.release.rollout import short_name
 
 if TYPE_CHECKING:
@@ -118,8 +118,14 @@ def report(outcome: Outcome, as_json: bool) -> None:
         )
     what = f"back to {record.rolled_back_to}" if record.kind == "rollback" else "scaled to zero"
     tail = f": {record.error}" if record.error else ""
-    console.info(f"{record.kind} {record.release_id} ({what}): {record.status}{tail}")
+    if outcome.exit_code == EXIT_DAMAGED:  # services are between releases: say what to run
+        name = record.environment
+        tail += (
+            f"; next: `shipline rollback -e {name} --to RELEASE_ID` to a release you trust "
+            f"(`shipline history -e {name}`), or `shipline rollback -e {name} --scale-to-zero`"
+        )
     console.info(f"record: {outcome.record_uri}")
+    console.info(f"{record.kind} {record.release_id} ({what}): {record.status}{tail}")
 
 
 def summary_markdown(outcome: Outcome) -> str:
