@@ -789,7 +789,11 @@ class Deploy:
     ) -> None:
         """End the release; an exit 3 also names what a person runs next (not in the record)."""
         self.end_release(status, exit_code, error)
-        if self.result.exit_code != EXIT_DAMAGED or not self.result.error:
+        # Only where the deploy left services changed: an exit 3 from Terraform's changes alone
+        # (release session) has its services back, and a rollback would walk back further.
+        if exit_code != EXIT_DAMAGED or self.result.exit_code != EXIT_DAMAGED:
+            return
+        if not self.result.error:
             return
         if "shipline history" in self.result.error:  # the record is lost: it says what to do
             return
