@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -71,3 +71,15 @@ def environment(sandbox: Sandbox) -> SeededEnvironment:
     from shipline.sim.seed import seed_environment
 
     return seed_environment(sandbox.url, region=sandbox.region)
+
+
+@pytest.fixture
+def ecs(sandbox: Sandbox) -> Any:
+    """An ECS client of the sandbox."""
+    return sandbox.client("ecs")
+
+
+@pytest.fixture
+def s3(sandbox: Sandbox) -> Any:
+    """An S3 client of the sandbox."""
+    return sandbox.client("s3")

@@ -90,11 +90,6 @@ def shown_status(capsys, config, release_id: str) -> str:
     return line.split()[2]
 
 
-@pytest.fixture
-def s3(sandbox):
-    return sandbox.client("s3")
-
-
 def deploy_held_in(phase, sandbox, environment, tmp_path):
     """A `shipline deploy` subprocess held open in `phase`: (config, process, the hold policy)."""
     hold, marker = PHASES[phase]

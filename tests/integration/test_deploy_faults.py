@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from support.deploy_support import (
     lock_exists,
     records,
@@ -16,16 +14,6 @@ THROTTLED = ("ecs.DescribeServices", "ecs.UpdateService", "ecs.RunTask")
 # With this seed the first draw of each throttled operation fails, so each of them is
 # throttled at least once (the draws are per operation, see shipline.sim.faults).
 SEED = 22
-
-
-@pytest.fixture
-def ecs(sandbox):
-    return sandbox.client("ecs")
-
-
-@pytest.fixture
-def s3(sandbox):
-    return sandbox.client("s3")
 
 
 def deploy(capsys, config, environment, tag, *extra):

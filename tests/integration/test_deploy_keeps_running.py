@@ -17,11 +17,6 @@ from support.deploy_support import (
 
 
 @pytest.fixture
-def ecs(sandbox):
-    return sandbox.client("ecs")
-
-
-@pytest.fixture
 def config(tmp_path, environment):
     return write_config(tmp_path, environment)
 

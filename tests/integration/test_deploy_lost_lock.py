@@ -15,21 +15,9 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from support.deploy_support import records, run_cli, running_task_definitions, write_config
 
 HEALTH = {"timeout": 20, "interval": 0.2, "successes": 1, "request_timeout": 1}
-
-
-@pytest.fixture
-def ecs(sandbox):
-    return sandbox.client("ecs")
-
-
-@pytest.fixture
-def s3(sandbox):
-    return sandbox.client("s3")
 
 
 def expire_lock(environment, s3) -> dict:

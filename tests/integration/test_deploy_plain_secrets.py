@@ -30,16 +30,6 @@ PLAIN = {"DB_PASS": DB_PASS, "MYSQL_PWD": MYSQL_PWD, "REPORTING_URL": REPORTING_
 
 
 @pytest.fixture
-def ecs(sandbox):
-    return sandbox.client("ecs")
-
-
-@pytest.fixture
-def s3(sandbox):
-    return sandbox.client("s3")
-
-
-@pytest.fixture
 def config(tmp_path, environment):
     return write_config(tmp_path, environment)
 

@@ -69,16 +69,6 @@ def plan_json(changes: list[tuple[str, str, list[str]]]) -> str:
 
 
 @pytest.fixture
-def s3(sandbox):
-    return sandbox.client("s3")
-
-
-@pytest.fixture
-def ecs(sandbox):
-    return sandbox.client("ecs")
-
-
-@pytest.fixture
 def job(tmp_path, environment, monkeypatch):
     """shipline.yml, a blueprint folder and the stand-in terraform (via $SHIPLINE_TERRAFORM)."""
     config = write_config(tmp_path, environment)
