@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 
-import test_deploy_crash
 from test_deploy_crash import BASE_POLICY, deploy_held_in, finish
 
 from support.deploy_support import lock_exists, records, running_task_definitions
-
-s3 = test_deploy_crash.s3  # the crash tests' S3 client fixture
 
 
 def test_a_refused_final_write_after_services_moved_exits_3(sandbox, environment, s3, tmp_path):
