@@ -9,6 +9,7 @@ between sections) and turns the document into plain, immutable records.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -274,9 +275,11 @@ def reference_problems(document: Any) -> list[str]:
         migrate, services = _get(environment, "migrate"), _get(environment, "services")
         wanted = _get(migrate, "service")
         if isinstance(wanted, str) and isinstance(services, dict) and wanted not in services:
+            # Names from the file are quoted as JSON: a key may hold any character, newlines too.
+            where = schemas.path_text(("environments", env_name, "migrate", "service"))
+            known = ", ".join(json.dumps(key) for key in services)
             problems.append(
-                f"environments.{env_name}.migrate.service: '{wanted}' is not one of this "
-                f"environment's services ({', '.join(services)})"
+                f"{where}: {json.dumps(wanted)} is not one of this environment's services ({known})"
             )
     return problems
 

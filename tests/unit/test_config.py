@@ -119,6 +119,27 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert caught.value.exit_code == EXIT_REFUSED
 
 
+def test_a_migrate_service_naming_no_service_is_one_line_even_with_a_newline_key(tmp_path):
+    """Names from the file are quoted: a key holding a newline cannot split a problem line."""
+    path = tmp_path / "shipline.yml"
+    path.write_text(
+        "version: 1\n"
+        "environments:\n"
+        "  production:\n"
+        "    cluster: c\n"
+        "    history: s3://releases/p\n"
+        '    services: {"\\n": {}}\n'
+        "    migrate: {service: api, command: [migrate]}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert all("\n" not in problem for problem in caught.value.problems)
+    assert (
+        "environments.production.migrate.service: \"api\" is not one of this environment's "
+        'services ("\\n")'
+    ) in caught.value.problems
+
+
 BROKEN = {
     "unknown-key.yml": "environments.production.services.api.helth: unknown key",
     "wrong-type.yml": 'environments.production.wait.timeout: expected a number, got "soon"',
@@ -130,7 +151,7 @@ BROKEN = {
     "duplicate-key.yml": "the key 'cluster' is given twice",
     "bad-history.yml": "environments.production.history: expected an S3 location",
     "empty.yml": "the file is empty",
-    "migrate-unknown-service.yml": "environments.production.migrate.service: 'db' is not one",
+    "migrate-unknown-service.yml": "environments.production.migrate.service: \"db\" is not one",
     "does-not-exist.yml": "file not found: it does not exist",
 }
 
