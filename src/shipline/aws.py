@@ -7,7 +7,7 @@ demo points shipline at the `shipline sim` sandbox.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 
@@ -73,3 +73,32 @@ def client(service: AwsService, region: str | None = None) -> Any:
     if session.get_credentials() is None:  # else botocore's "Unable to locate credentials" later
         raise UsageError(NO_CREDENTIALS)
     return session.client(service, region_name=resolve_region(region), config=config)
+
+
+DESCRIBE_BATCH = 10  # DescribeServices takes at most ten services per call
+
+
+def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """ECS service name -> its description (ten per call); services ECS does not know are left
+    out. PreflightError when the cluster itself does not exist."""
+    from shipline.errors import PreflightError
+
+    wanted = list(dict.fromkeys(names))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), DESCRIBE_BATCH):
+        try:
+            answer = ecs.describe_services(
+                cluster=cluster, services=wanted[start : start + DESCRIBE_BATCH]
+            )
+        except ecs.exceptions.ClusterNotFoundException:
+            raise PreflightError(
+                f"cluster '{cluster}' does not exist or is not ACTIVE in {ecs.meta.region_name}"
+            ) from None
+        for description in answer.get("services", []):
+            found[description["serviceName"]] = description
+    return found
+
+
+def short_name(arn: str | None, missing: str = "?") -> str:
+    """The last part of an ARN: `family:revision` of a task definition, a task's id."""
+    return (arn or missing).rsplit("/", 1)[-1]

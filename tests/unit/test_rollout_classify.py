@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shipline.release.rollout import FAILED, SUCCEEDED, WAITING, classify, short_name
+from shipline.aws import short_name
+from shipline.release.rollout import FAILED, SUCCEEDED, WAITING, classify
 
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:4"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:5"

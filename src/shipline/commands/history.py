@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from shipline import console, github
+from shipline.aws import short_name
 from shipline.errors import EXIT_OK, UsageError
 
 HELP = "list an environment's releases, newest first"
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         console.info(f"warning: skipped {skipped.uri}: it {skipped.reason}")
         github.warning(f"skipped {skipped.uri}: it {skipped.reason}", title="shipline history")
     if args.json:
-        console.emit_json([public_view(record.to_dict()) for record in records])
+        console.emit_json([record.public_view() for record in records])
         return EXIT_OK
     if not records:
         console.info(f"no releases recorded in {history.location}")
@@ -47,20 +48,6 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(github.command_proof(table.rstrip("\n")) + "\n")  # errors quote foreign text
     sys.stdout.flush()
     return EXIT_OK
-
-
-def public_view(document: dict[str, Any]) -> dict[str, Any]:
-    """A record without the task definitions' content (it holds the app's plain environment
-    variables, which a listing must not print)."""
-    services = {
-        key: {name: value for name, value in entry.items() if name != "task_definition_content"}
-        for key, entry in document.get("services", {}).items()
-    }
-    return {**document, "services": services}
-
-
-def short_task_definition(arn: str | None) -> str:
-    return (arn or "-").rsplit("/", 1)[-1]
 
 
 def duration(started: str, finished: str | None) -> str:
@@ -89,7 +76,7 @@ def row(document: dict[str, Any], lock_holder: str | None) -> list[str]:
         what = "stopped " + ", ".join(sorted(services)) if services else "stopped"
     else:
         what = " ".join(
-            f"{key}={short_task_definition(entry['task_definition'])}"
+            f"{key}={short_name(entry['task_definition'], '-')}"
             for key, entry in sorted(services.items())
         )
     if document.get("rolled_back_to"):

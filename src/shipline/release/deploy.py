@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shipline import aws, console, envrules, github
+from shipline.aws import short_name
 from shipline.config import Environment, Service
 from shipline.errors import (
     EXIT_DAMAGED,
@@ -25,21 +26,17 @@ from shipline.errors import (
     ShiplineError,
 )
 from shipline.release import plan
-from shipline.release.health import HealthCheck, HealthResult, verify
-from shipline.release.history import LockLease, LockLostError
+from shipline.release.health import HealthCheck, HealthResult, checks_for, verify
+from shipline.release.history import LockLostError
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
 from shipline.release.records import FinalStatus, ReleaseStatus
-from shipline.release.rollout import (
-    DESCRIBE_BATCH,
-    FAILED,
-    Outcome,
-    Target,
-    Watch,
-    short_name,
-    update_services,
-    wait_for_services,
-)
+from shipline.release.rollout import Rolled, Target, Watch, roll
+from shipline.release.session import ReleaseSession
 from shipline.release.stopping import Interrupted, StopSignal
+
+if TYPE_CHECKING:
+    from shipline.release.history import History
+    from shipline.release.records import ReleaseRecord
 
 # A deploy's `status` (--json, the step output): its record's, or refused / dry_run (no record).
 DeployStatus = Literal[ReleaseStatus, "refused", "dry_run"]
@@ -135,16 +132,6 @@ class DeployResult:
         return {"skipped": self.migration_skipped} if self.migration_skipped else None
 
 
-def update_failure(failed: Mapping[str, str]) -> str:
-    return "; ".join(f"{key}: UpdateService failed: {error}" for key, error in failed.items())
-
-
-def lock_ttl_seconds(environment: Environment) -> float:
-    """Long enough for the slowest release: migration, rollout + verify, and their rollback."""
-    migrate = environment.migrate.timeout if environment.migrate else 0.0
-    return migrate + 2 * (environment.wait.timeout + environment.health.timeout) + 600.0
-
-
 def record_link(environment: Environment, region: str, release_id: str) -> str:
     """The record in the S3 console (a link a person can open from the step summary)."""
     key = f"{environment.history_prefix}{release_id}.json"
@@ -173,10 +160,10 @@ class Deploy:
         self.runs: dict[str, ServiceRun] = {}
         self.descriptions: dict[str, dict[str, Any]] = {}
         self.watch = Watch()
-        self.history: Any = None
-        self.lock: Any = None
-        self.record: Any = None
-        self.lease: LockLease | None = None
+        # The in_progress record of an adopted release (`--release-id`), read in the preflight.
+        self.adopted: ReleaseRecord | None = None
+        self.adopted_from: History | None = None
+        self.session: ReleaseSession | None = None
         self.moving = False
         self.rollback_health = ""
         self.skipped: frozenset[str] = frozenset()
@@ -204,10 +191,18 @@ class Deploy:
             if self.request.release_id is not None:
                 return self.refused_in_session(ShiplineError("interrupted before any change"))
             return self.result
+        self.session = self.new_session()
         try:
-            self.start_record(moves)
+            with self.session:
+                with self.phase("lock and record"):
+                    self.started(moves)
+                self.execute_to_the_end()
         except LockLostError as exc:  # the session's lock went between preflight and now
             return self.refused_in_session(LockedError(exc.message))
+        return self.result
+
+    def execute_to_the_end(self) -> None:
+        """`execute`, and whatever stops it ends the release with a final status."""
         try:
             self.execute()
         except LockLostError as exc:
@@ -231,9 +226,11 @@ class Deploy:
             code = EXIT_DAMAGED if self.moving else EXIT_FAILED
             self.report(f"unexpected error: {type(exc).__name__}: {exc}")
             self.finish("failed", code, f"{type(exc).__name__}: {exc}")
-        finally:
-            self.release_lock()
-        return self.result
+
+    @property
+    def record(self) -> ReleaseRecord:
+        assert self.session is not None  # the record exists from the start of the session
+        return self.session.record
 
     def execute(self) -> None:
         skipped = plan.migration_skip_reason(
@@ -281,8 +278,10 @@ class Deploy:
                 self.report(f"preflight: {check} skipped on purpose (--skip-preflight)")
             if envrules.IMAGE_DIGESTS not in self.skipped:
                 moves = self.pin_images(moves)
-            self.descriptions = self.describe_services(
-                [svc.service for svc in environment.services.values()]
+            self.descriptions = aws.describe_services(
+                self.ecs,
+                environment.cluster,
+                [svc.service for svc in environment.services.values()],
             )
             problems = plan.service_problems(environment.cluster, moves, self.descriptions)
             if problems:
@@ -347,23 +346,6 @@ class Deploy:
             key: replace(move, image=pinned.get(move.service.image, move.image))
             for key, move in moves.items()
         }
-
-    def describe_services(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(names), DESCRIBE_BATCH):
-            try:
-                answer = self.ecs.describe_services(
-                    cluster=self.environment.cluster,
-                    services=names[start : start + DESCRIBE_BATCH],
-                )
-            except self.ecs.exceptions.ClusterNotFoundException:
-                raise PreflightError(
-                    f"cluster '{self.environment.cluster}' does not exist or is not ACTIVE "
-                    f"in {self.region}"
-                ) from None
-            for description in answer.get("services", []):
-                found[description["serviceName"]] = description
-        return found
 
     def describe_task_definition(self, arn: str, what: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -448,18 +430,14 @@ class Deploy:
             )
 
     def check_history_and_lock(self) -> None:
-        from shipline.release.history import History, Lock
+        from shipline.release.session import adopt, refuse_if_locked
 
-        if self.request.release_id is not None:
-            from shipline.release.session import adopt
-
-            self.history, self.lock, self.record = adopt(self.environment, self.request.release_id)
-            self.result.terraform = self.record.terraform
+        if self.request.release_id is None:
+            refuse_if_locked(self.environment)
             return
-        self.history = History(self.environment)
-        self.lock = Lock(self.environment)
-        self.history.check_reachable()
-        self.lock.refuse_if_held(self.history)
+        history, _, self.adopted = adopt(self.environment, self.request.release_id)
+        self.adopted_from = history
+        self.result.terraform = self.adopted.terraform
 
     def refused_in_session(self, refusal: ShiplineError) -> DeployResult:
         """A refusal of an adopted release: end its record and free its lock, saying what
@@ -505,63 +483,39 @@ class Deploy:
 
     # --- step 2 ------------------------------------------------------------------------------
 
-    def start_record(self, moves: Mapping[str, plan.Move]) -> None:
-        from shipline.release.records import ReleaseRecord, new_release_id
+    def new_session(self) -> ReleaseSession:
+        """A new release's session, or the one `shipline lock acquire` opened (adopted)."""
+        from shipline.release.session import new_record
 
-        if self.request.release_id is not None:
-            self.adopt_record()
-            return
-        context = github.run_context()
-        release_id = new_release_id()
-        with self.phase("lock and record"):
-            held = self.lock.acquire(
-                release_id, context.holder, context.run_url, lock_ttl_seconds(self.environment)
+        if self.adopted is not None:
+            return ReleaseSession(
+                self.environment, self.adopted, adopted=self.adopted_from, report=self.report
             )
-            # What ran, by digest where the preflight pinned it.
-            images = dict(self.request.images) | {
-                run.service.image: run.image for run in self.runs.values()
-            }
-            self.record = ReleaseRecord(
-                release_id=release_id,
-                environment=self.environment.name,
-                kind="deploy",
-                actor=context.actor,
-                git_sha=context.git_sha,
-                run_url=context.run_url,
-                images=images,
-            )
-            try:
-                self.history.create(self.record)
-            except BaseException:
-                self.lock.release(release_id)
-                raise
-            self.lease = LockLease(self.lock, held, lock_ttl_seconds(self.environment)).start()
-        self.result.release_id = release_id
-        self.result.record_uri = self.history.uri(release_id)
-        self.result.record_link = record_link(self.environment, self.region, release_id)
-        self.report(
-            f"release {release_id}: locked {self.environment.name}, record {self.result.record_uri}"
+        return ReleaseSession(
+            self.environment, new_record(self.environment, "deploy"), report=self.report
         )
 
-    def adopt_record(self) -> None:
-        """Continue the session's record and lock (taken before Terraform ran)."""
-        release_id = str(self.request.release_id)
-        with self.phase("lock and record (adopted)"):
-            held = self.lock.renew(release_id, lock_ttl_seconds(self.environment))
-            self.lease = LockLease(self.lock, held, lock_ttl_seconds(self.environment)).start()
-            self.record.images = (
-                dict(self.record.images)
-                | dict(self.request.images)
-                | {run.service.image: run.image for run in self.runs.values()}
-            )
-            self.history.update(self.record)
-        self.result.release_id = release_id
-        self.result.record_uri = self.history.uri(release_id)
-        self.result.record_link = record_link(self.environment, self.region, release_id)
-        self.report(
-            f"release {release_id}: continuing with the lock of {self.environment.name} "
-            f"taken before Terraform, record {self.result.record_uri}"
+    def started(self, moves: Mapping[str, plan.Move]) -> None:
+        """The session holds the environment: record what the release runs and say so."""
+        session = self.session
+        assert session is not None
+        # What ran, by digest where the preflight pinned it.
+        self.record.images = (
+            dict(self.record.images)
+            | dict(self.request.images)
+            | {run.service.image: run.image for run in self.runs.values()}
         )
+        session.save()
+        release_id = session.release_id
+        self.result.release_id = release_id
+        self.result.record_uri = session.record_uri
+        self.result.record_link = record_link(self.environment, self.region, release_id)
+        how = (
+            f"continuing with the lock of {self.environment.name} taken before Terraform"
+            if session.adopted
+            else f"locked {self.environment.name}"
+        )
+        self.report(f"release {release_id}: {how}, record {self.result.record_uri}")
 
     # --- step 3 ------------------------------------------------------------------------------
 
@@ -585,7 +539,7 @@ class Deploy:
                 desired_count=run.desired_count,
                 task_definition_content=run.target,
             )
-        self.history.update(self.record)
+        self.save()
 
     # --- step 4 ------------------------------------------------------------------------------
 
@@ -620,7 +574,7 @@ class Deploy:
                 self.report(f"last {len(result.log_tail)} log lines of the migration:")
                 for line in result.log_tail:
                     self.report(f"  | {github.mask_text(line)}")
-        self.history.update(self.record)
+        self.save()
         return result
 
     def skip_migration(self, reason: str) -> None:
@@ -642,61 +596,34 @@ class Deploy:
             for key, run in self.runs.items()
         ]
         self.moving = True
-        failed, outcomes = self.move(targets, fail_fast=True)
-        for key, error in failed.items():
+        rolled = self.move(targets, fail_fast=True)
+        for key, error in rolled.update_errors.items():
             self.runs[key].result = f"update failed: {error}"
-        if failed:
-            return update_failure(failed)
-        return self.outcome_failure(outcomes, "rollout")
+        for key, outcome in rolled.outcomes.items():
+            self.runs[key].result = f"rollout {outcome.state}: {outcome.detail}"
+        failure = rolled.failure()
+        if failure is None or rolled.update_errors:
+            return failure
+        return f"rollout failed: {failure}"
 
-    def move(
-        self, targets: list[Target], *, fail_fast: bool
-    ) -> tuple[dict[str, str], dict[str, Outcome]]:
-        """Update every target at once, then wait on all of them together.
-
-        Returns the services whose UpdateService failed (nothing is waited for then), and the
-        outcome of each service otherwise.
-        """
-        self.assert_lock()
-        errors = update_services(self.ecs, self.environment.cluster, targets, self.watch)
-        failed = {key: error for key, error in errors.items() if error}
-        if failed:
-            return failed, {}
-        self.report(f"updated {len(targets)} service(s); waiting for them together")
-        outcomes = wait_for_services(
+    def move(self, targets: list[Target], *, fail_fast: bool) -> Rolled:
+        return roll(
             self.ecs,
             self.environment.cluster,
             targets,
             poll=self.environment.wait.poll,
             timeout=self.environment.wait.timeout,
+            watch=self.watch,
             stop=self.stop,
             report=self.report,
-            watch=self.watch,
             fail_fast=fail_fast,
+            before_change=self.assert_lock,
         )
-        return {}, outcomes
-
-    def outcome_failure(self, outcomes: Mapping[str, Outcome], what: str) -> str | None:
-        problems = []
-        for key, outcome in outcomes.items():
-            self.runs[key].result = f"{what} {outcome.state}: {outcome.detail}"
-            if outcome.state == FAILED:
-                problems.append(f"{key}: {outcome.detail}")
-        unfinished = [key for key, outcome in outcomes.items() if not outcome.done]
-        if problems and unfinished:
-            problems.append(
-                f"not finished when the release stopped waiting: {', '.join(unfinished)}"
-            )
-        return f"{what} failed: " + "; ".join(problems) if problems else None
 
     # --- step 6 ------------------------------------------------------------------------------
 
     def health_checks(self) -> list[HealthCheck]:
-        return [
-            HealthCheck(key, run.service.health, run.service.health_expect)
-            for key, run in self.runs.items()
-            if run.service.health
-        ]
+        return checks_for(self.environment.services, self.runs)
 
     def verify_health(self, checks: list[HealthCheck]) -> str | None:
         self.stop.check()
@@ -714,9 +641,9 @@ class Deploy:
         return "verification failed: " + "; ".join(f"{r.service}: {r.error}" for r in bad)
 
     def record_health(self, results: list[HealthResult]) -> None:
-        from shipline.release.records import HealthRecord
+        from shipline.release.records import health_records
 
-        self.record.health = [HealthRecord(**result.to_record()) for result in results]
+        self.record.health = health_records(results)
 
     # --- after a failure in 5 or 6 -------------------------------------------------------
 
@@ -750,11 +677,10 @@ class Deploy:
             Target(key, run.service.service, run.previous_task_definition)
             for key, run in self.runs.items()
         ]
-        failed, outcomes = self.move(targets, fail_fast=False)
-        if failed:
-            return update_failure(failed)
-        problems = [f"{key}: {o.detail}" for key, o in outcomes.items() if not o.succeeded]
-        for key, outcome in outcomes.items():
+        rolled = self.move(targets, fail_fast=False)
+        if rolled.update_errors:
+            return rolled.failure()
+        for key, outcome in rolled.outcomes.items():
             before = self.runs[key].result
             after = (
                 "rolled back"
@@ -762,8 +688,9 @@ class Deploy:
                 else f"rollback {outcome.state}: {outcome.detail}"
             )
             self.runs[key].result = f"{before}; {after}"
-        if problems:
-            return "; ".join(problems)
+        failure = rolled.failure()
+        if failure is not None:
+            return failure
         checks = self.health_checks()
         if not checks:
             return None
@@ -804,29 +731,24 @@ class Deploy:
         self.result.error += f"; next: {step}"
 
     def end_release(self, status: FinalStatus, exit_code: int, error: str | None) -> None:
+        from shipline.release.session import exit_code_after_terraform
+
         self.result.status = status
         self.result.exit_code = exit_code
         self.result.error = error
         self.result.final_task_definitions = self.final_task_definitions(status == "succeeded")
-        if self.record is None or self.result.release_id is None:
+        if self.session is None:
             return
-        if self.request.release_id is not None:
-            from shipline.release.session import changed_note, exit_code_after_terraform
-
-            self.result.exit_code = exit_code_after_terraform(self.record, exit_code)
-            if error is not None:
-                error += changed_note(self.record)
-                self.result.error = error
-        self.record.finish(status, error)
+        self.result.exit_code = exit_code_after_terraform(self.record, exit_code)
         try:
-            self.history.update(self.record)
+            self.session.finish(status, error)
         except Exception as exc:
             self.report(f"the release record could not be written: {type(exc).__name__}: {exc}")
             if self.moving:
                 # Services moved and the history does not say where they ended: never exit 1
                 # ("as it was"); a person must look before the next release.
                 self.result.exit_code = EXIT_DAMAGED
-                why = f" ({error})" if error else ""
+                why = f" ({self.record.error})" if self.record.error else ""
                 self.result.error = (
                     f"services moved and the release ended {status}{why}, but that is not "
                     "recorded: "
@@ -837,6 +759,8 @@ class Deploy:
             if self.result.exit_code == EXIT_OK:
                 self.result.exit_code = EXIT_FAILED
             self.result.error = f"the release record could not be written: {exc}"
+            return
+        self.result.error = self.record.error
 
     def final_task_definitions(self, succeeded: bool) -> dict[str, str]:
         """Service key -> the task definition its primary deployment runs now.
@@ -848,7 +772,7 @@ class Deploy:
         if self.moving and not succeeded:
             names = [svc.service for svc in self.environment.services.values()]
             try:
-                described = self.describe_services(names)
+                described = aws.describe_services(self.ecs, self.environment.cluster, names)
             except Exception:  # an answer for the outputs only; the preflight's view will do
                 described = self.descriptions
         final = {
@@ -862,31 +786,26 @@ class Deploy:
 
     def assert_lock(self) -> None:
         """Before every change: this release still holds the lock (LockLostError otherwise)."""
-        if self.lease is not None:
-            self.lease.assert_held()
+        if self.session is not None:
+            self.session.assert_held()
+
+    def save(self) -> None:
+        assert self.session is not None
+        self.session.save()
 
     def lost_lock_message(self, lost: LockLostError) -> str:
         """Why the release stopped, naming the release that holds the environment now."""
         message = lost.message
-        if lost.holder is None and self.history is not None:
+        if lost.holder is None and self.session is not None:
+            history = self.session.history
             try:
-                newer = [i for i in self.history.release_ids() if i != self.result.release_id]
+                newer = [i for i in history.release_ids() if i != self.result.release_id]
                 if newer:
-                    latest = self.history.get(newer[0])
+                    latest = history.get(newer[0])
                     message += f"; the newest release is {latest.release_id} ({latest.status})"
             except Exception:  # the message is best effort; the exit code says enough
                 pass
         return f"{message}; services left as they are"
-
-    def release_lock(self) -> None:
-        if self.lease is not None:
-            self.lease.stop()
-        if self.lock is None or self.result.release_id is None:
-            return
-        try:
-            self.lock.release(self.result.release_id)
-        except Exception as exc:
-            self.report(f"the lock could not be released: {exc} (see `shipline lock status`)")
 
     @contextmanager
     def phase(self, title: str) -> Iterator[None]:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from shipline.config import HealthSettings
+from shipline.config import HealthSettings, Service
 from shipline.release.stopping import Interrupted, StopSignal
 
 BODY_LIMIT = 64 * 1024  # bytes of a health body read at most (docs/shipline-yml.md)
@@ -52,6 +52,15 @@ class HealthResult:
     def to_record(self) -> dict[str, Any]:
         """The release record's `health` item."""
         return asdict(self)
+
+
+def checks_for(services: Mapping[str, Service], keys: Iterable[str]) -> list[HealthCheck]:
+    """The health checks of the services `keys` that have a health URL, in that order."""
+    return [
+        HealthCheck(key, str(services[key].health), services[key].health_expect)
+        for key in keys
+        if services[key].health
+    ]
 
 
 def verify(

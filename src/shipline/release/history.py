@@ -352,6 +352,21 @@ class LockInfo:
         return f"{text}, {self.run_url}" if self.run_url else text
 
 
+def _wanted_lock(
+    release_id: str, holder: str, run_url: str | None, ttl_seconds: float, moment: datetime
+) -> LockInfo:
+    """The lock `release_id` takes at `moment`, checked against the lock's schema."""
+    wanted = LockInfo(
+        holder=holder,
+        release_id=release_id,
+        run_url=run_url,
+        acquired_at=utc_timestamp(moment),
+        expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
+    )
+    validate(wanted.to_dict(), LOCK_SCHEMA, "the environment lock")
+    return wanted
+
+
 class Lock:
     """The environment lock: at most one release changes an environment at a time."""
 
@@ -385,14 +400,7 @@ class Lock:
         it over at once, one of them wins and the other is told who did.
         """
         moment = now or datetime.now(UTC)
-        wanted = LockInfo(
-            holder=holder,
-            release_id=release_id,
-            run_url=run_url,
-            acquired_at=utc_timestamp(moment),
-            expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
-        )
-        validate(wanted.to_dict(), LOCK_SCHEMA, "the environment lock")
+        wanted = _wanted_lock(release_id, holder, run_url, ttl_seconds, moment)
         # Two rounds: the lock may be released between our failed create and our read.
         for _ in range(2):
             try:
@@ -475,14 +483,7 @@ class Lock:
         if held is None:
             return self.acquire(release_id, holder, run_url, ttl_seconds), None
         moment = datetime.now(UTC)
-        wanted = LockInfo(
-            holder=holder,
-            release_id=release_id,
-            run_url=run_url,
-            acquired_at=utc_timestamp(moment),
-            expires_at=utc_timestamp(moment + timedelta(seconds=ttl_seconds)),
-        )
-        taken = self._replace(held, wanted)
+        taken = self._replace(held, _wanted_lock(release_id, holder, run_url, ttl_seconds, moment))
         if taken is None:
             raise LockedError(
                 f"environment {self.environment.name}: the lock changed while it was being "

@@ -1,4 +1,5 @@
-"""The database migration as a one-off ECS task whose exit code decides.
+"""The database migration as a one-off ECS task whose exit code decides: step 4 of a deploy
+(`run_migration`), or a release of its own (`migrate`, the `shipline migrate` flow).
 
 The task runs the NEW task definition of the migrate service (so the migration is the code
 being released), in that service's network configuration, with the command overridden on the
@@ -11,9 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shipline.aws import short_name
 from shipline.release.stopping import Interrupted, StopSignal
+
+if TYPE_CHECKING:
+    from shipline.config import Environment
+    from shipline.release.records import ReleaseRecord
 
 LOG_TAIL_LINES = 50
 
@@ -96,7 +102,7 @@ def run_migration(
         report(f"migration task did not start: {reason}")
         return MigrationResult(None, arn, None, f"RunTask failed: {reason}")
     task_arn = tasks[0]["taskArn"]
-    report(f"migration task {task_arn.rsplit('/', 1)[-1]} started: {' '.join(command)}")
+    report(f"migration task {short_name(task_arn)} started: {' '.join(command)}")
     deadline = time.monotonic() + timeout
     last_status = None
     while True:
@@ -104,7 +110,7 @@ def run_migration(
         try:
             stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
         except Interrupted as exc:
-            task_id = task_arn.rsplit("/", 1)[-1]
+            task_id = short_name(task_arn)
             raise Interrupted(
                 exc.signal_name,
                 left_behind=f"the migration task {task_id} is still running in ECS; stop it "
@@ -149,7 +155,7 @@ def log_location(
     options = config.get("options") or {}
     if config.get("logDriver") != "awslogs" or "awslogs-group" not in options:
         return None
-    task_id = task_arn.rsplit("/", 1)[-1]
+    task_id = short_name(task_arn)
     prefix = options.get("awslogs-stream-prefix")
     stream = f"{prefix}/{container}/{task_id}" if prefix else task_id
     return options["awslogs-group"], stream, options.get("awslogs-region")
@@ -190,3 +196,130 @@ def _tail_for(
         return tuple(tail_log(logs, group, stream))
     except Exception as exc:  # a missing stream must not hide the migration's own failure
         return (f"(no log lines: {type(exc).__name__}: {exc})",)
+
+
+# --- the migration as a release of its own (`shipline migrate`) ------------------------------
+
+
+@dataclass
+class MigrateRun:
+    """What `shipline migrate` did: its record (kind migrate) and the task's result (None when
+    it was interrupted before the task ended)."""
+
+    record: ReleaseRecord
+    record_uri: str
+    result: MigrationResult | None
+    exit_code: int
+
+
+def migrate(
+    environment: Environment,
+    *,
+    image: tuple[str, str] | None,
+    task_definition: str | None,
+    stop: StopSignal,
+    report: Callable[[str], None],
+) -> MigrateRun:
+    """Run the migration alone, in a release session of its own (kind `migrate`): with
+    `image` (KEY, REF), the migrate service's live task definition is registered with that
+    image first; with `task_definition` (an ARN), that one runs as it is.
+
+    Refused (exit 2, nothing changed) when the environment has no migration, the image key or
+    task definition does not fit the migrate service, or another release holds the lock."""
+    from shipline import aws, github
+    from shipline.errors import EXIT_FAILED, EXIT_OK, PreflightError, UsageError
+    from shipline.release import plan
+    from shipline.release.records import MigrateRecord
+    from shipline.release.session import ReleaseSession, new_record, refuse_if_locked
+
+    settings = environment.migrate
+    if settings is None:
+        said = "says `migrate: none`" if environment.migrate_none else "has no `migrate` section"
+        raise UsageError(f"environment '{environment.name}' {said}")
+    service = environment.services[settings.service]
+    ecs = aws.client("ecs", environment.region)
+    found = aws.describe_services(ecs, environment.cluster, [service.service])
+    description = found.get(service.service)
+    if description is None or description.get("status") != "ACTIVE":
+        raise PreflightError(
+            f"service '{service.service}' is not an ACTIVE service of cluster "
+            f"'{environment.cluster}'"
+        )
+    refuse_if_locked(environment)
+    record = new_record(environment, "migrate")
+    request: dict[str, Any] | None = None  # a task definition to register first
+    described: dict[str, Any] | None = None  # or the registered one to run as it is
+    if image is not None:
+        key, reference = image
+        if key != service.image:
+            raise UsageError(
+                f"--image {key}: the migration runs service '{service.key}', whose image key "
+                f"is '{service.image}'"
+            )
+        plan.plan_moves(environment, {key: reference}, {})  # checks the reference
+        if "@" not in reference:  # run exactly what the tag names now, as a deploy does
+            from shipline.registry import pin_references
+
+            reference = pin_references({key: reference})[key]
+            report(f"image {key}: {github.mask_text(reference)}")
+        live = ecs.describe_task_definition(
+            taskDefinition=description["taskDefinition"], include=["TAGS"]
+        )
+        request = plan.render_task_definition(live, settings.container, reference)
+        record.images = {key: reference}
+    else:
+        arn = str(task_definition)
+        if not plan.TASK_DEFINITION_ARN.fullmatch(arn):
+            raise UsageError(f"--task-definition '{arn}' is not a task definition ARN")
+        described = _described(ecs, arn)
+        problem = plan.container_problem(described, settings.container)
+        if problem:
+            raise UsageError(problem)
+    session = ReleaseSession(environment, record, report=report)
+    run = MigrateRun(record, session.record_uri, None, EXIT_FAILED)
+    with session:
+        if request is not None:
+            session.assert_held()
+            described = ecs.register_task_definition(**request)["taskDefinition"]
+            report(f"registered {described['family']}:{described['revision']}")
+        assert described is not None
+        session.assert_held()
+        try:
+            result = run_migration(
+                ecs,
+                aws.client("logs", environment.region),
+                cluster=environment.cluster,
+                task_definition=described,
+                container=settings.container,
+                command=settings.command,
+                launch=launch_settings(description),
+                poll=environment.wait.poll,
+                timeout=settings.timeout,
+                stop=stop,
+                report=report,
+            )
+        except Interrupted as exc:
+            left = exc.left_behind or "the migration task keeps running in ECS"
+            session.finish("interrupted", f"{exc}: stopped waiting; {left}")
+            return run
+        run.result = result
+        record.migrate = MigrateRecord(**result.to_record())
+        if result.ok:
+            session.finish("succeeded")
+            run.exit_code = EXIT_OK
+        else:
+            session.finish(
+                "failed", f"migration failed (exit code {result.exit_code}): {result.reason}"
+            )
+    return run
+
+
+def _described(ecs: Any, arn: str) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    from shipline.errors import PreflightError
+
+    try:
+        return dict(ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
+    except ClientError as exc:
+        raise PreflightError(f"task definition {arn} cannot be read: {exc}") from exc

@@ -21,12 +21,15 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from shipline.errors import ShiplineError, UsageError
 
+if TYPE_CHECKING:
+    from shipline.release.health import HealthResult
+
 # The record's `kind` and `status`, exactly as stored (schemas/release-record.schema.json).
-ReleaseKind = Literal["deploy", "rollback", "scale-to-zero"]
+ReleaseKind = Literal["deploy", "rollback", "scale-to-zero", "migrate"]
 FinalStatus = Literal["succeeded", "failed", "rolled_back", "rollback_failed", "interrupted"]
 ReleaseStatus = Literal["in_progress", FinalStatus]
 KINDS: tuple[ReleaseKind, ...] = get_args(ReleaseKind)
@@ -247,10 +250,23 @@ class ReleaseRecord:
         self.finished_at = utc_timestamp(now)
         self.error = error
 
+    def public_view(self) -> dict[str, Any]:
+        """The record without the task definitions' content (it holds the app's plain
+        environment variables, which a listing or a JSON result must not print)."""
+        document = self.to_dict()
+        for entry in document["services"].values():
+            entry.pop("task_definition_content", None)
+        return document
+
     @property
     def task_definitions(self) -> dict[str, str]:
         """Service key -> the task definition this release put it on."""
         return {key: entry.task_definition for key, entry in self.services.items()}
+
+
+def health_records(results: Iterable[HealthResult]) -> list[HealthRecord]:
+    """The record's `health`: one entry per health check."""
+    return [HealthRecord(**result.to_record()) for result in results]
 
 
 def chronological(records: Iterable[ReleaseRecord]) -> list[ReleaseRecord]:

@@ -8,14 +8,13 @@ applies is decided by the pure `records.restore_source`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from shipline.aws import DESCRIBE_BATCH
 from shipline.release.records import ServiceState, restore_source
-
-DESCRIBE_BATCH = 10  # DescribeServices takes at most ten services per call
 
 
 @dataclass(frozen=True)
@@ -27,29 +26,6 @@ class Restore:
     source: str  # use | copy | content | redacted | missing (see records.restore_source)
     # RegisterTaskDefinition form of the recorded task definition, when known.
     content: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Change:
-    """One UpdateService call: the task definition and, when it changes, the desired count."""
-
-    key: str
-    service: str
-    task_definition: str
-    desired_count: int | None = None
-
-
-def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """ECS service name -> its description (ten per call); missing services are left out."""
-    names = list(dict.fromkeys(names))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(names), DESCRIBE_BATCH):
-        answer = ecs.describe_services(
-            cluster=cluster, services=names[start : start + DESCRIBE_BATCH]
-        )
-        for description in answer.get("services", []):
-            found[description["serviceName"]] = description
-    return found
 
 
 def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any] | None:
@@ -102,27 +78,3 @@ def register(ecs: Any, content: Mapping[str, Any]) -> str:
     answer = ecs.register_task_definition(**content)
     arn: str = answer["taskDefinition"]["taskDefinitionArn"]
     return arn
-
-
-def update_all(ecs: Any, cluster: str, changes: Iterable[Change]) -> dict[str, str | None]:
-    """UpdateService for every change at once; key -> None when done, else the error text."""
-    changes = list(changes)
-
-    def update(change: Change) -> str | None:
-        arguments: dict[str, Any] = {
-            "cluster": cluster,
-            "service": change.service,
-            "taskDefinition": change.task_definition,
-        }
-        if change.desired_count is not None:
-            arguments["desiredCount"] = change.desired_count
-        try:
-            ecs.update_service(**arguments)
-        except Exception as exc:  # reported per service; the others still move
-            return f"{type(exc).__name__}: {exc}"
-        return None
-
-    if not changes:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(DESCRIBE_BATCH, len(changes))) as pool:
-        return dict(zip((c.key for c in changes), pool.map(update, changes), strict=True))

@@ -3,8 +3,9 @@
 In order: read the history and the services (nothing may change before the lock) -> choose the
 target (pure, `records.rollback_target`) -> decide how each service gets back onto the task
 definition it ran under that release (`records.environment_at`; a revision deregistered since
-is registered again) -> lock -> record `in_progress` -> register copies -> update every service
-at once -> wait on all of them -> verify health -> record -> unlock.
+is registered again) -> the release session (lock, `in_progress` record) -> register copies ->
+the one update-and-wait every release uses (`rollout.roll`) -> verify health -> record ->
+unlock.
 
 `--scale-to-zero` is the emergency stop: every service of the environment to 0 tasks.
 
@@ -18,59 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shipline import console
-from shipline.errors import (
-    EXIT_DAMAGED,
-    EXIT_FAILED,
-    EXIT_OK,
-    PreflightError,
-    ShiplineError,
-    UsageError,
-)
-from shipline.release.history import LockLease, LockLostError
-from shipline.release.rollout import short_name
+from shipline import aws, console
+from shipline.aws import short_name
+from shipline.errors import EXIT_DAMAGED, EXIT_FAILED, EXIT_OK, PreflightError, UsageError
+from shipline.release.rollout import Target
+from shipline.release.session import LockPolicy, ReleaseSession, new_record, wait_for_lock
 
 if TYPE_CHECKING:
     from shipline.config import Environment
-    from shipline.release.history import History
-    from shipline.release.records import FinalStatus, ReleaseKind, ReleaseRecord, ServiceState
-    from shipline.release.restore import Change, Restore
+    from shipline.release.records import ReleaseRecord, ServiceState
+    from shipline.release.restore import Restore
     from shipline.release.stopping import StopSignal
-
-# The lock outlives the longest rollback: every wait and the health checks, plus a margin.
-LOCK_MARGIN_SECONDS = 300.0
-
-
-@dataclass(frozen=True)
-class LockPolicy:
-    """What a rollback does about a held lock: exit 2 at once (the default), wait for it to be
-    released (`--wait-for-lock`), or break it on purpose (`--break-lock`, recorded)."""
-
-    wait_seconds: float = 0.0
-    break_lock: bool = False
-
-
-def _wait_for_lock(environment: Environment, policy: LockPolicy, stop: StopSignal) -> None:
-    """Before the rollback reads the history: the release holding the lock may change it."""
-    from shipline.release.history import Lock
-    from shipline.release.stopping import Interrupted
-
-    if policy.break_lock or policy.wait_seconds <= 0:
-        return
-    try:
-        Lock(environment).wait_until_free(
-            policy.wait_seconds,
-            poll=max(environment.wait.poll, 1.0),
-            report=console.info,
-            stop_check=stop.check,
-            sleep=stop.sleep,
-        )
-    except Interrupted as exc:
-        raise ShiplineError(f"{exc} while waiting for the lock; nothing changed") from None
 
 
 @dataclass
-class Outcome:
+class RollbackResult:
     """What the command did, for the exit code, the JSON result and the step summary."""
 
     record: ReleaseRecord
@@ -84,13 +47,16 @@ class Outcome:
 # --- preflight: reads only ---------------------------------------------------------------
 
 
-def _services_now(ecs: Any, environment: Environment) -> dict[str, dict[str, Any]]:
-    """Service key -> DescribeServices item, for every service of the environment that exists
-    and is ACTIVE; PreflightError naming the others."""
-    from shipline.release.restore import describe_services
+def _services_now(environment: Environment) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """The ECS client, and service key -> DescribeServices item for every service of the
+    environment, after checking the history can be read; PreflightError naming any service
+    that is missing or not ACTIVE."""
+    from shipline.release.history import History
 
+    History(environment).check_reachable()
+    ecs = aws.client("ecs", environment.region)
     names = {key: service.service for key, service in environment.services.items()}
-    described = describe_services(ecs, environment.cluster, names.values())
+    described = aws.describe_services(ecs, environment.cluster, names.values())
     problems = [
         f"{key} ({name}): {'missing' if name not in described else described[name]['status']}"
         for key, name in names.items()
@@ -101,14 +67,7 @@ def _services_now(ecs: Any, environment: Environment) -> dict[str, dict[str, Any
             f"services of {environment.name} not ACTIVE in cluster {environment.cluster}: "
             + "; ".join(problems)
         )
-    return {key: described[name] for key, name in names.items()}
-
-
-def _check_cluster(ecs: Any, environment: Environment) -> None:
-    answer = ecs.describe_clusters(clusters=[environment.cluster])
-    clusters = [c for c in answer.get("clusters", []) if c.get("status") == "ACTIVE"]
-    if not clusters:
-        raise PreflightError(f"cluster {environment.cluster} does not exist or is not ACTIVE")
+    return ecs, {key: described[name] for key, name in names.items()}
 
 
 def _check_target_images(
@@ -145,36 +104,6 @@ def _check_target_images(
         )
 
 
-def _open(environment: Environment) -> tuple[Any, History]:
-    from shipline import aws
-    from shipline.release.history import History
-
-    history = History(environment)
-    history.check_reachable()
-    ecs = aws.client("ecs", environment.region)
-    _check_cluster(ecs, environment)
-    return ecs, history
-
-
-def _new_record(environment: Environment, kind: ReleaseKind) -> ReleaseRecord:
-    from shipline import github
-    from shipline.release.records import ReleaseRecord, new_release_id
-
-    context = github.run_context()
-    return ReleaseRecord(
-        release_id=new_release_id(),
-        environment=environment.name,
-        kind=kind,
-        actor=context.actor,
-        git_sha=context.git_sha,
-        run_url=context.run_url,
-    )
-
-
-def _lock_ttl(environment: Environment) -> float:
-    return environment.wait.timeout + environment.health.timeout + LOCK_MARGIN_SECONDS
-
-
 # --- rollback ------------------------------------------------------------------------------
 
 
@@ -182,17 +111,18 @@ def roll_back(
     environment: Environment,
     to: str | None,
     stop: StopSignal,
-    policy: LockPolicy = LockPolicy(),
-) -> Outcome:
+    policy: LockPolicy,
+) -> RollbackResult:
+    from shipline.release.history import History
     from shipline.release.records import environment_at, replay, rollback_target
     from shipline.release.restore import plan_restore
 
-    _wait_for_lock(environment, policy, stop)
-    ecs, history = _open(environment)
+    wait_for_lock(environment, policy, stop)
+    ecs, now = _services_now(environment)
+    history = History(environment)
     records = history.list()
     for skipped in history.unreadable:
         console.info(f"ignored {skipped.uri} (it {skipped.reason})")
-    now = _services_now(ecs, environment)
     current = {key: description["taskDefinition"] for key, description in now.items()}
     target = rollback_target(records, to=to, current=current)
     live = replay(records).live
@@ -235,50 +165,50 @@ def roll_back(
             + "); register them again with their secrets in `secrets`, then deploy that"
         )
     _check_target_images(environment, target.release_id, restores)
-    record = _new_record(environment, "rollback")
+    record = new_record(environment, "rollback")
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)
-    return _apply(environment, ecs, history, record, wanted, restores, now, stop, policy)
+    return _apply(environment, ecs, record, wanted, restores, now, stop, policy)
 
 
-def _rollback_changes(
+def _rollback_targets(
     environment: Environment,
     wanted: dict[str, ServiceState],
     arns: dict[str, str],
     now: dict[str, dict[str, Any]],
-) -> list[Change]:
+) -> list[Target]:
+    """One target per service not already on its recorded task definition and task count."""
     from shipline.release.records import restored_desired_count
-    from shipline.release.restore import Change
 
-    changes = []
+    targets = []
     for key, state in wanted.items():
         count_now = int(now[key].get("desiredCount") or 0)
         count = restored_desired_count(count_now, state.desired_count)
         if arns[key] == now[key]["taskDefinition"] and count == count_now:
             continue
-        changes.append(
-            Change(
+        targets.append(
+            Target(
                 key=key,
                 service=environment.services[key].service,
                 task_definition=arns[key],
                 desired_count=count if count != count_now else None,
             )
         )
-    return changes
+    return targets
 
 
 def _apply(
     environment: Environment,
     ecs: Any,
-    history: History,
     record: ReleaseRecord,
     wanted: dict[str, ServiceState],
     restores: dict[str, Restore],
     now: dict[str, dict[str, Any]],
     stop: StopSignal,
     policy: LockPolicy,
-) -> Outcome:
+) -> RollbackResult:
     from shipline import github
+    from shipline.release.history import LockLostError
     from shipline.release.records import ServiceRecord, restored_desired_count
     from shipline.release.restore import register
 
@@ -291,16 +221,17 @@ def _apply(
             desired_count=restored_desired_count(count_now, state.desired_count),
             task_definition_content=restores[key].content,
         )
-    outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
-    with _locked(environment, history, record, policy) as guard:
+    session = ReleaseSession(environment, record, break_lock=policy.break_lock)
+    result = RollbackResult(record=record, record_uri=session.record_uri, exit_code=EXIT_OK)
+    with session:
         arns = {key: state.task_definition for key, state in wanted.items()}
         try:
             with github.group("Register task definitions"):
                 for key, restore in restores.items():
                     if restore.source in {"copy", "content"} and restore.content:
-                        guard.assert_held()
+                        session.assert_held()
                         arns[key] = register(ecs, restore.content)
-                        outcome.registered[key] = arns[key]
+                        result.registered[key] = arns[key]
                         record.services[key].registered_from = restore.recorded
                         record.services[key].task_definition = arns[key]
                         how = "deregistered" if restore.source == "copy" else "deleted"
@@ -308,20 +239,18 @@ def _apply(
                             f"{key}: {short_name(restore.recorded)} was {how} since; "
                             f"registered it again as {short_name(arns[key])}"
                         )
-            if outcome.registered:
-                history.update(record)
+            if result.registered:
+                session.save()
         except LockLostError:
             raise
         except Exception as exc:
-            _finish(history, record, "failed", f"registering task definitions failed: {exc}")
-            outcome.exit_code = EXIT_FAILED
-            return outcome
-        changes = _rollback_changes(environment, wanted, arns, now)
-        outcome.already = sorted(set(wanted) - {change.key for change in changes})
-        _move_wait_verify(
-            environment, ecs, history, outcome, changes, now, stop, verify=True, guard=guard
-        )
-    return outcome
+            session.finish("failed", f"registering task definitions failed: {exc}")
+            result.exit_code = EXIT_FAILED
+            return result
+        targets = _rollback_targets(environment, wanted, arns, now)
+        result.already = sorted(set(wanted) - {target.key for target in targets})
+        _move_wait_verify(environment, ecs, session, result, targets, now, stop, verify=True)
+    return result
 
 
 # --- scale to zero -----------------------------------------------------------------------
@@ -330,16 +259,14 @@ def _apply(
 def scale_to_zero(
     environment: Environment,
     stop: StopSignal,
-    policy: LockPolicy = LockPolicy(),
-) -> Outcome:
+    policy: LockPolicy,
+) -> RollbackResult:
     from shipline.release.records import ServiceRecord
-    from shipline.release.restore import Change
 
-    _wait_for_lock(environment, policy, stop)
-    ecs, history = _open(environment)
-    now = _services_now(ecs, environment)
-    record = _new_record(environment, "scale-to-zero")
-    changes = []
+    wait_for_lock(environment, policy, stop)
+    ecs, now = _services_now(environment)
+    record = new_record(environment, "scale-to-zero")
+    targets = []
     for key, description in now.items():
         count_now = int(description.get("desiredCount") or 0)
         record.services[key] = ServiceRecord(
@@ -350,8 +277,8 @@ def scale_to_zero(
             previous_desired_count=count_now,
         )
         if count_now:
-            changes.append(
-                Change(
+            targets.append(
+                Target(
                     key=key,
                     service=environment.services[key].service,
                     task_definition=description["taskDefinition"],
@@ -359,203 +286,84 @@ def scale_to_zero(
                 )
             )
     console.info(f"scaling every service of {environment.name} to 0 tasks")
-    outcome = Outcome(record=record, record_uri=history.uri(record.release_id), exit_code=EXIT_OK)
-    outcome.already = sorted(set(now) - {change.key for change in changes})
-    with _locked(environment, history, record, policy) as guard:
-        _move_wait_verify(
-            environment, ecs, history, outcome, changes, now, stop, verify=False, guard=guard
-        )
-    return outcome
+    session = ReleaseSession(environment, record, break_lock=policy.break_lock)
+    result = RollbackResult(record=record, record_uri=session.record_uri, exit_code=EXIT_OK)
+    result.already = sorted(set(now) - {target.key for target in targets})
+    with session:
+        _move_wait_verify(environment, ecs, session, result, targets, now, stop, verify=False)
+    return result
 
 
-# --- shared: lock, move, wait, verify, record --------------------------------------------
-
-
-class _locked:
-    """Hold the environment lock and the in_progress record for the length of a change.
-
-    Whatever happens inside, the record ends with a final status and the lock is released."""
-
-    def __init__(
-        self,
-        environment: Environment,
-        history: History,
-        record: ReleaseRecord,
-        policy: LockPolicy,
-    ) -> None:
-        from shipline.release.history import Lock
-
-        self.lock = Lock(environment)
-        self.environment = environment
-        self.history = history
-        self.record = record
-        self.policy = policy
-        self.lease: LockLease | None = None
-
-    def assert_held(self) -> None:
-        """Before every change: the rollback still holds the lock (LockLostError otherwise)."""
-        if self.lease is not None:
-            self.lease.assert_held()
-
-    def __enter__(self) -> _locked:
-        from shipline import github
-        from shipline.release.history import LockLease
-
-        context = github.run_context()
-        if self.policy.break_lock:
-            held, broken = self.lock.take_over(
-                self.record.release_id,
-                holder=context.holder,
-                run_url=context.run_url,
-                ttl_seconds=_lock_ttl(self.environment),
-            )
-            if broken is not None:
-                self.record.broke_lock = broken.to_dict()
-                console.info(f"broke the lock of {self.environment.name}: {broken.describe()}")
-        else:
-            held = self.lock.acquire(
-                self.record.release_id,
-                holder=context.holder,
-                run_url=context.run_url,
-                ttl_seconds=_lock_ttl(self.environment),
-            )
-        try:
-            self.history.create(self.record)
-        except BaseException:
-            self.lock.release(self.record.release_id)
-            raise
-        self.lease = LockLease(self.lock, held, _lock_ttl(self.environment)).start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
-    ) -> None:
-        if self.lease is not None:
-            self.lease.stop()
-        try:
-            if self.record.status == "in_progress":
-                reason = f"stopped by an unexpected error: {error}" if error else "stopped"
-                if isinstance(error, LockLostError):  # another release holds it: hands off
-                    reason = f"{error.message}; services left as they are"
-                _finish(self.history, self.record, "failed", reason)
-        finally:
-            self._unlock()
-
-    def _unlock(self) -> None:
-        from shipline.errors import ShiplineError
-
-        try:
-            released = self.lock.release(self.record.release_id)
-        except ShiplineError as exc:
-            # Our lock expired and another release took it over: theirs stays, our result too.
-            console.info(f"note: {exc.message}")
-            return
-        if released is None:
-            console.info(f"note: the lock of {self.environment.name} was already gone")
-
-
-def _finish(
-    history: History, record: ReleaseRecord, status: FinalStatus, error: str | None = None
-) -> None:
-    record.finish(status, error)
-    history.update(record)
+# --- shared: move, wait, verify, record ------------------------------------------------------
 
 
 def _move_wait_verify(
     environment: Environment,
     ecs: Any,
-    history: History,
-    outcome: Outcome,
-    changes: list[Change],
+    session: ReleaseSession,
+    result: RollbackResult,
+    targets: list[Target],
     before: dict[str, dict[str, Any]],
     stop: StopSignal,
     *,
     verify: bool,
-    guard: _locked,
 ) -> None:
-    """Update every changed service at once, wait on all, verify; the record's final status.
+    """Move every target with the release's one update-and-wait, verify; the final status.
 
     `before` (key -> DescribeServices item read before any change): its events are old news."""
     from shipline import github
-    from shipline.release.health import HealthCheck
+    from shipline.release.health import checks_for
     from shipline.release.health import verify as verify_health
-    from shipline.release.records import HealthRecord
-    from shipline.release.restore import update_all
-    from shipline.release.rollout import Target, Watch, wait_for_services
+    from shipline.release.records import health_records
+    from shipline.release.rollout import Watch, roll
     from shipline.release.stopping import Interrupted
 
-    record = outcome.record
-    for key in outcome.already:
+    record = result.record
+    for key in result.already:
         console.info(f"{key}: already there, left as it is")
+    watch = Watch()
+    watch.remember_events(before.values())
+    # Interrupted inside `roll` means the updates went out: count every target as moved.
+    result.moved = [target.key for target in targets]
     try:
-        guard.assert_held()
-        with github.group("Update services"):
-            errors = update_all(ecs, environment.cluster, changes)
-        outcome.moved = [key for key, problem in errors.items() if problem is None]
-        failed = {key: problem for key, problem in errors.items() if problem}
-        for key, problem in failed.items():
-            console.info(f"{key}: update failed: {problem}")
-        if failed:
-            code = EXIT_DAMAGED if outcome.moved else EXIT_FAILED
-            _finish(history, record, "failed", f"UpdateService failed for {', '.join(failed)}")
-            outcome.exit_code = code
-            return
-        targets = [Target(c.key, c.service, c.task_definition) for c in changes]
-        watch = Watch()
-        watch.remember_events(before.values())
-        with github.group("Wait for the services"):
-            results = wait_for_services(
+        with github.group("Update services and wait for them"):
+            rolled = roll(
                 ecs,
                 environment.cluster,
                 targets,
                 poll=environment.wait.poll,
                 timeout=environment.wait.timeout,
+                watch=watch,
                 stop=stop,
                 report=console.info,
-                watch=watch,
+                fail_fast=False,
+                before_change=session.assert_held,
             )
-        not_ok = {key: result.detail for key, result in results.items() if not result.succeeded}
-        if not_ok:
-            detail = "; ".join(f"{key}: {text}" for key, text in sorted(not_ok.items()))
-            _finish(history, record, "failed", f"services did not settle: {detail}")
-            outcome.exit_code = EXIT_DAMAGED
+        result.moved = rolled.updated
+        for key, problem in rolled.update_errors.items():
+            console.info(f"{key}: update failed: {problem}")
+        if rolled.update_errors:
+            code = EXIT_DAMAGED if result.moved else EXIT_FAILED
+            failed = ", ".join(rolled.update_errors)
+            session.finish("failed", f"UpdateService failed for {failed}")
+            result.exit_code = code
+            return
+        failure = rolled.failure()
+        if failure is not None:
+            session.finish("failed", f"services did not settle: {failure}")
+            result.exit_code = EXIT_DAMAGED
             return
         if verify:
-            checks = [
-                HealthCheck(
-                    key,
-                    environment.services[key].health or "",
-                    environment.services[key].health_expect,
-                )
-                for key in sorted(record.services)
-                if environment.services[key].health
-            ]
+            checks = checks_for(environment.services, sorted(record.services))
             with github.group("Verify health"):
-                results_h = verify_health(
-                    checks, environment.health, stop=stop, report=console.info
-                )
-            record.health = [
-                HealthRecord(
-                    url=r.url,
-                    ok=r.ok,
-                    status=r.status,
-                    attempts=r.attempts,
-                    service=r.service,
-                    error=r.error,
-                )
-                for r in results_h
-            ]
-            unhealthy = [r.service for r in results_h if not r.ok]
+                health = verify_health(checks, environment.health, stop=stop, report=console.info)
+            record.health = health_records(health)
+            unhealthy = [r.service for r in health if not r.ok]
             if unhealthy:
-                _finish(
-                    history,
-                    record,
-                    "failed",
-                    f"unhealthy after the rollback: {', '.join(unhealthy)}",
-                )
-                outcome.exit_code = EXIT_DAMAGED
+                session.finish("failed", f"unhealthy after the rollback: {', '.join(unhealthy)}")
+                result.exit_code = EXIT_DAMAGED
                 return
-        _finish(history, record, "succeeded")
+        session.finish("succeeded")
     except Interrupted as exc:
-        _finish(history, record, "interrupted", str(exc))
-        outcome.exit_code = EXIT_DAMAGED if outcome.moved else EXIT_FAILED
+        session.finish("interrupted", str(exc))
+        result.exit_code = EXIT_DAMAGED if result.moved else EXIT_FAILED

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from shipline.aws import DESCRIBE_BATCH, short_name
 from shipline.release.stopping import StopSignal
-
-DESCRIBE_BATCH = 10  # DescribeServices accepts at most ten services per call
 
 # Where one service's rollout stands (printed in every progress line).
 RolloutState = Literal["waiting", "succeeded", "failed"]
@@ -27,11 +26,13 @@ FAILED: Final = "failed"
 
 @dataclass(frozen=True)
 class Target:
-    """Service `key` (ECS name `service`) should end up running `task_definition`."""
+    """Service `key` (ECS name `service`) should end up running `task_definition` (with
+    `desired_count` tasks, when the release changes the count)."""
 
     key: str
     service: str
     task_definition: str
+    desired_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,6 @@ class Outcome:
     @property
     def succeeded(self) -> bool:
         return self.state == SUCCEEDED
-
-
-def short_name(task_definition: str | None) -> str:
-    """`family:revision` of a task definition ARN (the whole text when it is not one)."""
-    return (task_definition or "?").rsplit("/", 1)[-1]
 
 
 def classify(
@@ -141,10 +137,15 @@ def update_services(
     targets = list(targets)
 
     def update(target: Target) -> str | None:
+        arguments: dict[str, Any] = {
+            "cluster": cluster,
+            "service": target.service,
+            "taskDefinition": target.task_definition,
+        }
+        if target.desired_count is not None:
+            arguments["desiredCount"] = target.desired_count
         try:
-            answer = ecs.update_service(
-                cluster=cluster, service=target.service, taskDefinition=target.task_definition
-            )
+            answer = ecs.update_service(**arguments)
         except Exception as exc:  # reported per service; the caller rolls back the others
             return f"{type(exc).__name__}: {exc}"
         deployments = (answer.get("service") or {}).get("deployments") or []
@@ -257,3 +258,72 @@ def _report_events(
     for event in reversed(fresh):
         seen.add(str(event.get("id")))
         report(f"{target.key} ({target.service}): event: {event.get('message', '')}")
+
+
+@dataclass(frozen=True)
+class Rolled:
+    """What one update-and-wait did: the services ECS took the update for, the UpdateService
+    errors (nothing is waited for when there is one), and each waited service's outcome."""
+
+    updated: list[str]
+    update_errors: dict[str, str]
+    outcomes: dict[str, Outcome]
+
+    def failure(self) -> str | None:
+        """Why the move did not succeed, one line; None when every service succeeded."""
+        if self.update_errors:
+            return "; ".join(
+                f"{key}: UpdateService failed: {error}" for key, error in self.update_errors.items()
+            )
+        problems = [f"{key}: {o.detail}" for key, o in self.outcomes.items() if o.state == FAILED]
+        unfinished = [key for key, outcome in self.outcomes.items() if not outcome.done]
+        if problems and unfinished:
+            problems.append(
+                f"not finished when the release stopped waiting: {', '.join(unfinished)}"
+            )
+        return "; ".join(problems) or None
+
+
+def roll(
+    ecs: Any,
+    cluster: str,
+    targets: Iterable[Target],
+    *,
+    poll: float,
+    timeout: float,
+    watch: Watch,
+    stop: StopSignal,
+    report: Callable[[str], None],
+    fail_fast: bool,
+    before_change: Callable[[], None] = lambda: None,
+) -> Rolled:
+    """The one update-and-wait of every release: UpdateService for every target at once, then
+    wait on all of them together (see `wait_for_services`).
+
+    `before_change` runs right before the first UpdateService (the release's lock check);
+    `watch` should already know the events from before the release (`Watch.remember_events`).
+    Only a forward rollout, which is rolled back as a whole, stops at the first failure
+    (`fail_fast`); a move back waits until every service has settled, so the record says
+    where each one ended.
+    """
+    targets = list(targets)
+    before_change()
+    errors = update_services(ecs, cluster, targets, watch)
+    failed = {key: error for key, error in errors.items() if error}
+    updated = [key for key, error in errors.items() if error is None]
+    if failed:
+        return Rolled(updated, failed, {})
+    if targets:
+        report(f"updated {len(targets)} service(s); waiting for them together")
+    outcomes = wait_for_services(
+        ecs,
+        cluster,
+        targets,
+        poll=poll,
+        timeout=timeout,
+        stop=stop,
+        report=report,
+        watch=watch,
+        fail_fast=fail_fast,
+    )
+    return Rolled(updated, {}, outcomes)

@@ -21,13 +21,18 @@ def running_images(environment: Environment, ecs: Any) -> RunningImages:
     """Image key -> the image of the configured container in the live task definitions of the
     services using that key (shipline.yml order; the first service found decides when they
     disagree, and that is said). A key no existing service uses is left out (first deploy)."""
+    from shipline.aws import describe_services
+    from shipline.errors import PreflightError
     from shipline.release import plan
-    from shipline.release.restore import describe_services
 
-    described = describe_services(
-        ecs, environment.cluster, [svc.service for svc in environment.services.values()]
-    )
     found = RunningImages()
+    try:
+        described = describe_services(
+            ecs, environment.cluster, [svc.service for svc in environment.services.values()]
+        )
+    except PreflightError as exc:  # no cluster yet (a first deploy): nothing runs
+        found.notes.append(f"{exc.message}: every image is left to the var files")
+        return found
     seen: dict[str, tuple[str, str]] = {}  # image key -> (service key, image)
     definitions: dict[str, dict[str, Any]] = {}
     for key, service in environment.services.items():

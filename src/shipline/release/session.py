@@ -1,11 +1,15 @@
-"""A release session that spans steps (and jobs): lock and record first, then Terraform, then
-the deploy, each step naming the session by its release id.
+"""The release session: how every command that changes an environment holds it.
 
-`open_session` takes the environment lock for a new release id and writes its `in_progress`
-record before anything changes; `shipline terraform apply --release-id` checks the lock is still
-that release's and records what Terraform changes; `shipline deploy --release-id` adopts the
-lock and the record; `end_session` (the workflow's always() clean-up) ends a record still
-in_progress and releases the lock. Only the release id passes between steps, never a process.
+`ReleaseSession` is the one lifecycle of deploy, rollback, scale-to-zero and migrate: lock ->
+`in_progress` record -> the change (the lock renewed meanwhile, and asserted before each change)
+-> final status -> unlock. Whatever happens inside it, the record ends with a final status and
+the lock is released when this release still holds it.
+
+A session can span steps (and jobs): `open_session` (`shipline lock acquire`) takes the lock
+for a new release id and writes its record; `shipline terraform apply --release-id` checks the
+lock is still that release's and records what Terraform changes; `shipline deploy --release-id`
+adopts the lock and the record; `end_session` (the workflow's always() clean-up) ends a record
+still in_progress and releases the lock. Only the release id passes between steps.
 """
 
 from __future__ import annotations
@@ -13,18 +17,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from shipline.errors import EXIT_DAMAGED, EXIT_FAILED, EXIT_REFUSED, UsageError
+from shipline import console
+from shipline.errors import EXIT_DAMAGED, EXIT_FAILED, EXIT_REFUSED, ShiplineError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
 
     from shipline.config import Environment
-    from shipline.release.history import History, Lock, LockInfo
-    from shipline.release.records import FinalStatus, ReleaseRecord
+    from shipline.release.history import History, Lock, LockInfo, LockLease
+    from shipline.release.records import FinalStatus, ReleaseKind, ReleaseRecord
+    from shipline.release.stopping import StopSignal
     from shipline.terraform import ResourceChange
 
 # Time allowed for terraform init + plan + apply on top of the deploy's own lock time.
 TERRAFORM_SECONDS = 1800.0
+# On top of the slowest release: how long a run that died keeps the environment locked after
+# its last renewal.
+LOCK_MARGIN_SECONDS = 600.0
 
 # The record's `terraform.status`, exactly as stored (schemas/release-record.schema.json).
 TerraformStatus = Literal["applying", "applied", "failed", "unchanged"]
@@ -33,11 +43,191 @@ TerraformStatus = Literal["applying", "applied", "failed", "unchanged"]
 TERRAFORM_STARTED: frozenset[TerraformStatus] = frozenset({"applying", "applied", "failed"})
 
 
+def lock_ttl_seconds(environment: Environment) -> float:
+    """Long enough for the slowest release: migration, rollout + verify, and their rollback."""
+    migrate = environment.migrate.timeout if environment.migrate else 0.0
+    moves = 2 * (environment.wait.timeout + environment.health.timeout)
+    return migrate + moves + LOCK_MARGIN_SECONDS
+
+
 def session_ttl_seconds(environment: Environment) -> float:
     """The lock of a session covers Terraform and the whole deploy after it."""
-    from shipline.release.deploy import lock_ttl_seconds
-
     return lock_ttl_seconds(environment) + TERRAFORM_SECONDS
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """What a release does about a lock another release holds: exit 2 at once (the default),
+    wait for it to be released (`--wait-for-lock`), or break it on purpose (`--break-lock`,
+    recorded in the record's `broke_lock`)."""
+
+    wait_seconds: float = 0.0
+    break_lock: bool = False
+
+
+def wait_for_lock(environment: Environment, policy: LockPolicy, stop: StopSignal) -> None:
+    """Before reading the history: the release holding the lock may still change it."""
+    from shipline.release.history import Lock
+    from shipline.release.stopping import Interrupted
+
+    if policy.break_lock or policy.wait_seconds <= 0:
+        return
+    try:
+        Lock(environment).wait_until_free(
+            policy.wait_seconds,
+            poll=max(environment.wait.poll, 1.0),
+            report=console.info,
+            stop_check=stop.check,
+            sleep=stop.sleep,
+        )
+    except Interrupted as exc:
+        raise ShiplineError(f"{exc} while waiting for the lock; nothing changed") from None
+
+
+def refuse_if_locked(environment: Environment) -> None:
+    """Before any change: the history can be read and no other release holds the lock
+    (LockedError, exit 2, naming it)."""
+    from shipline.release.history import History, Lock
+
+    history = History(environment)
+    history.check_reachable()
+    Lock(environment).refuse_if_held(history)
+
+
+def new_record(environment: Environment, kind: ReleaseKind) -> ReleaseRecord:
+    """A fresh in_progress record of this run (who, which commit, which workflow run)."""
+    from shipline import github
+    from shipline.release.records import ReleaseRecord, new_release_id
+
+    context = github.run_context()
+    return ReleaseRecord(
+        release_id=new_release_id(),
+        environment=environment.name,
+        kind=kind,
+        actor=context.actor,
+        git_sha=context.git_sha,
+        run_url=context.run_url,
+    )
+
+
+class ReleaseSession:
+    """One release's hold on its environment; use it as a context manager around the change.
+
+    Entering takes the lock (or renews the one an adopted release already holds, or breaks
+    another release's on purpose) and writes the in_progress record; leaving ends a record
+    still in_progress as `failed`, naming why, and releases the lock.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        record: ReleaseRecord,
+        *,
+        adopted: History | None = None,
+        break_lock: bool = False,
+        report: Callable[[str], None] = console.info,
+    ) -> None:
+        """`adopted`: the history `record` was read from, when the session continues a release
+        opened by an earlier step (a record is only updated on the ETag its reader saw)."""
+        from shipline.release.history import History, Lock
+
+        self.environment = environment
+        self.record = record
+        self.adopted = adopted is not None
+        self.break_lock = break_lock
+        self.report = report
+        self.history: History = adopted or History(environment)
+        self.lock: Lock = Lock(environment)
+        self.ttl_seconds = lock_ttl_seconds(environment)
+        self.lease: LockLease | None = None
+
+    @property
+    def release_id(self) -> str:
+        return self.record.release_id
+
+    @property
+    def record_uri(self) -> str:
+        return self.history.uri(self.release_id)
+
+    def open(self, ttl_seconds: float | None = None) -> LockInfo:
+        """Take the lock and write the in_progress record (or, adopted, renew the lock and
+        save the record); nothing is left behind when the record cannot be written."""
+        from shipline import github
+
+        ttl = ttl_seconds if ttl_seconds is not None else self.ttl_seconds
+        if self.adopted:
+            held = self.lock.renew(self.release_id, ttl)
+            self.save()
+            return held
+        context = github.run_context()
+        if self.break_lock:
+            held, broken = self.lock.take_over(
+                self.release_id, context.holder, context.run_url, ttl
+            )
+            if broken is not None:
+                self.record.broke_lock = broken.to_dict()
+                self.report(f"broke the lock of {self.environment.name}: {broken.describe()}")
+        else:
+            held = self.lock.acquire(self.release_id, context.holder, context.run_url, ttl)
+        try:
+            self.history.create(self.record)
+        except BaseException:
+            self.lock.release(self.release_id)
+            raise
+        return held
+
+    def __enter__(self) -> ReleaseSession:
+        from shipline.release.history import LockLease
+
+        held = self.open()
+        self.lease = LockLease(self.lock, held, self.ttl_seconds).start()
+        return self
+
+    def assert_held(self) -> None:
+        """Before every change: this release still holds the lock (LockLostError otherwise)."""
+        if self.lease is not None:
+            self.lease.assert_held()
+
+    def save(self) -> None:
+        self.history.update(self.record)
+
+    def finish(self, status: FinalStatus, error: str | None = None) -> None:
+        """End the record with `status` (see `finish_record`)."""
+        finish_record(self.history, self.record, status, error)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        from shipline.release.history import LockLostError
+
+        if self.lease is not None:
+            self.lease.stop()
+        try:
+            if self.record.status == "in_progress":
+                reason = f"stopped by an unexpected error: {error}" if error else "stopped"
+                if isinstance(error, LockLostError):  # another release holds it: hands off
+                    reason = f"{error.message}; services left as they are"
+                self.finish("failed", reason)
+        except Exception as exc:
+            self.report(f"the release record could not be written: {type(exc).__name__}: {exc}")
+        finally:
+            self.unlock()
+
+    def unlock(self) -> None:
+        try:
+            released = self.lock.release(self.release_id)
+        except ShiplineError as exc:
+            # Our lock expired and another release took it over: theirs stays, our result too.
+            self.report(f"note: {exc.message}")
+            return
+        except Exception as exc:
+            self.report(f"the lock could not be released: {exc} (see `shipline lock status`)")
+            return
+        if released is None:
+            self.report(f"note: the lock of {self.environment.name} was already gone")
 
 
 @dataclass
@@ -48,39 +238,16 @@ class Session:
 
 
 def open_session(environment: Environment, ttl_seconds: float | None = None) -> Session:
-    """Lock the environment for a new release and write its in_progress deploy record.
+    """Lock the environment for a new release and write its in_progress deploy record; the
+    steps after it continue the session by its release id.
 
     LockedError (exit 2) when another release holds the lock; nothing is written then."""
-    from shipline import github
-    from shipline.release.history import History, Lock
-    from shipline.release.records import ReleaseRecord, new_release_id
-
-    history = History(environment)
-    lock = Lock(environment)
-    history.check_reachable()
-    lock.refuse_if_held(history)
-    context = github.run_context()
-    release_id = new_release_id()
-    taken = lock.acquire(
-        release_id,
-        context.holder,
-        context.run_url,
-        ttl_seconds if ttl_seconds is not None else session_ttl_seconds(environment),
+    refuse_if_locked(environment)
+    session = ReleaseSession(environment, new_record(environment, "deploy"))
+    held = session.open(
+        ttl_seconds if ttl_seconds is not None else session_ttl_seconds(environment)
     )
-    record = ReleaseRecord(
-        release_id=release_id,
-        environment=environment.name,
-        kind="deploy",
-        actor=context.actor,
-        git_sha=context.git_sha,
-        run_url=context.run_url,
-    )
-    try:
-        history.create(record)
-    except BaseException:
-        lock.release(release_id)
-        raise
-    return Session(release_id, history.uri(release_id), taken)
+    return Session(session.release_id, session.record_uri, held)
 
 
 def adopt(environment: Environment, release_id: str) -> tuple[History, Lock, ReleaseRecord]:
@@ -157,10 +324,13 @@ def changed_note(record: ReleaseRecord) -> str:
 
 
 def finish_record(
-    history: History, record: ReleaseRecord, status: FinalStatus, error: str
+    history: History, record: ReleaseRecord, status: FinalStatus, error: str | None
 ) -> ReleaseRecord:
-    """End `record` (still in_progress) with `status`, naming what Terraform changed."""
-    record.finish(status, error + changed_note(record))
+    """End `record` (still in_progress) with `status`; the error also names what Terraform
+    changed within the release. Final in memory even when the write fails (which raises)."""
+    if error is not None:
+        error += changed_note(record)
+    record.finish(status, error)
     history.update(record)
     return record
 

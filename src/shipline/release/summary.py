@@ -1,14 +1,17 @@
-"""The GitHub step summary and step outputs of a deploy, built from its result (pure)."""
+"""The GitHub step summaries and step outputs of a deploy and a rollback, built from their
+results (pure)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shipline.aws import short_name
 from shipline.github import markdown_code_block, markdown_inline, markdown_table, mask_text
-from shipline.release.rollout import short_name
 
 if TYPE_CHECKING:
     from shipline.release.deploy import DeployResult, DeployStatus
+    from shipline.release.migrate import MigrateRun
+    from shipline.release.rollback import RollbackResult
 
 STATUS_WORDS: dict[DeployStatus, str] = {
     "succeeded": "succeeded",
@@ -96,4 +99,86 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
     if result.record_uri:
         link = result.record_link or result.record_uri
         lines.append(f"**Record:** [{result.record_uri}]({link})")
+    return "\n".join(lines) + "\n"
+
+
+def rollback_outputs(result: RollbackResult) -> dict[str, Any]:
+    """release_id, status, rolled_back_to, record, and `<key>_task_definition` per service."""
+    record = result.record
+    outputs: dict[str, Any] = {
+        "release_id": record.release_id,
+        "status": record.status,
+        "rolled_back_to": record.rolled_back_to,
+        "record": result.record_uri,
+    }
+    for key, entry in record.services.items():
+        outputs[f"{key}_task_definition"] = entry.task_definition
+    return outputs
+
+
+def rollback_summary(result: RollbackResult) -> str:
+    """Markdown: what moved where, health, the result, and where the record is."""
+    record = result.record
+    title = (
+        f"Rollback of {record.environment} to {record.rolled_back_to}"
+        if record.kind == "rollback"
+        else f"Scale-to-zero of {record.environment}"
+    )
+    rows = []
+    for key, entry in sorted(record.services.items()):
+        if key in result.moved:
+            outcome: str = record.status
+        elif key in result.already:
+            outcome = "unchanged"
+        else:
+            outcome = "not moved"
+        rows.append(
+            [
+                key,
+                short_name(entry.previous_task_definition),
+                short_name(entry.task_definition),
+                entry.desired_count,
+                outcome,
+            ]
+        )
+    parts = [
+        f"## {title}: {record.status}\n",
+        markdown_table(["service", "before", "after", "tasks", "result"], rows),
+    ]
+    if record.health:
+        parts.append(
+            markdown_table(
+                ["health", "url", "ok", "status", "attempts"],
+                [
+                    [h.service or "", h.url, "yes" if h.ok else "NO", h.status, h.attempts]
+                    for h in record.health
+                ],
+            )
+        )
+    if record.broke_lock:
+        broke = record.broke_lock
+        parts.append(
+            f"**Broke the lock on purpose** of release `{broke['release_id']}` held by "
+            f"{broke['holder']} since {broke['acquired_at']} (expires {broke['expires_at']})\n"
+        )
+    if record.error:
+        parts.append(f"**Error:** {markdown_inline(mask_text(record.error))}\n")
+    parts.append(f"Release `{record.release_id}`, record `{result.record_uri}`\n")
+    return "\n".join(parts)
+
+
+def migrate_summary(run: MigrateRun) -> str:
+    """Markdown: the migration's result, its task definition and exit code, the record."""
+    record, result = run.record, run.result
+    title = "succeeded" if record.status == "succeeded" else record.status.upper()
+    lines = [f"## shipline migrate `{record.environment}`: {title}", ""]
+    if result is not None:
+        why = f" ({markdown_inline(mask_text(result.reason))})" if result.reason else ""
+        lines.append(
+            f"Task definition `{short_name(result.task_definition)}`, exit code "
+            f"{result.exit_code}{why}"
+        )
+    elif record.error:
+        lines.append(f"**Why:** {markdown_inline(mask_text(record.error))}")
+    lines.append(f"\nRelease `{record.release_id}`, record `{run.record_uri}`")
     return "\n".join(lines) + "\n"
