@@ -72,6 +72,8 @@ def test_matches(rule, images, expected):
         ({"services": {"*": {"converge_seconds": -1}}}, "converge_seconds"),
         ({"services": {"api": {"fail": ""}}}, "services.api.fail"),
         ({"services": {"api": {"fail": 3}}}, "services.api.fail"),
+        ({"services": {"api": {"stale_reads": -1}}}, "services.api.stale_reads"),
+        ({"services": {"api": {"stale_reads": 1.5}}}, "services.api.stale_reads"),
         ({"tasks": {"*": {"exit_code": 256}}}, "exit_code"),
         ({"tasks": {"*": {"logs": "one line"}}}, "logs: expected a list"),
         ({"tasks": {"*": {"unknown": 1}}}, "unknown"),

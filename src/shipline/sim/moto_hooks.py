@@ -23,6 +23,7 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 
 from shipline.sim.scheduler import Scheduler
+from shipline.sim.stale_reads import frozen_copy
 
 # moto's own task state machine would move tasks on every DescribeTasks; the scheduler decides.
 TASK_TRANSITION = {"progression": "manual", "times": 2**31}
@@ -93,6 +94,14 @@ def _set_private_dns_name(self: NetworkInterface, value: str) -> None:
 
 
 PRIVATE_DNS_NAME = property(_private_dns_name, _set_private_dns_name)
+
+
+def _service_or_none(backend: EC2ContainerServiceBackend, cluster: str, service: str) -> Any:
+    """The service as moto keeps it, or None (moto's own call then answers the error)."""
+    try:
+        return backend._get_service(cluster, service.split("/")[-1])
+    except (ServiceException, JsonRESTError):
+        return None
 
 
 def require_awsvpc_network(task_definition: TaskDefinition, network: Any) -> None:
@@ -224,12 +233,21 @@ def _wrappers(
     def update_service(self: EC2ContainerServiceResponse) -> Any:
         task_definition = self._get_param("taskDefinition")
         force = bool(self._get_param("forceNewDeployment", False))
+        cluster, name = self._get_param("cluster", "default"), self._get_param("service") or ""
+        before = _service_or_none(self.ecs_backend, cluster, name)
+        before = frozen_copy(before) if before is not None else None
         result = originals[(response_cls, "update_service")](self)
-        service = self.ecs_backend._get_service(
-            self._get_param("cluster", "default"), self._get_param("service").split("/")[-1]
-        )
+        service = self.ecs_backend._get_service(cluster, name.split("/")[-1])
         scheduler.on_service_updated(self.ecs_backend, service, task_definition, force)
+        stale_reads = scheduler.policy().for_service(service.name).stale_reads
+        scheduler.stale_reads.updated(before, stale_reads)
         return result
+
+    def describe_services(
+        self: EC2ContainerServiceBackend, cluster_str: str, names: list[str]
+    ) -> Any:
+        services, failures = originals[(backend_cls, "describe_services")](self, cluster_str, names)
+        return scheduler.stale_reads.answer(services), failures
 
     def delete_service(self: EC2ContainerServiceResponse) -> Any:
         result = originals[(response_cls, "delete_service")](self)
@@ -242,6 +260,7 @@ def _wrappers(
     return {
         (backend_cls, "_calculate_task_resource_requirements"): task_resources,
         (backend_cls, "create_service"): create_service_model,
+        (backend_cls, "describe_services"): describe_services,
         (backend_cls, "run_task"): run_task,
         (backend_cls, "list_tasks"): list_tasks,
         (backend_cls, "stop_task"): stop_task,
@@ -257,6 +276,7 @@ def installed(scheduler: Scheduler) -> Iterator[None]:
     targets = [
         (EC2ContainerServiceBackend, "_calculate_task_resource_requirements"),
         (EC2ContainerServiceBackend, "create_service"),
+        (EC2ContainerServiceBackend, "describe_services"),
         (EC2ContainerServiceBackend, "run_task"),
         (EC2ContainerServiceBackend, "list_tasks"),
         (EC2ContainerServiceBackend, "stop_task"),

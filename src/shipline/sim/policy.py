@@ -35,6 +35,7 @@ class ServiceRules:
     converge_seconds: float = 1.0
     fail: Match = False
     unhealthy: Match = False
+    stale_reads: int = 0
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from moto.logs.models import logs_backends
 
 from shipline.sim import ecs_rules
 from shipline.sim.policy import Policy, matches
+from shipline.sim.stale_reads import StaleReads
 
 RUNNING = "RUNNING"
 PENDING = "PENDING"
@@ -106,10 +107,12 @@ class Scheduler:
         self.services: dict[ServiceKey, TrackedService] = {}
         self.one_off: dict[str, OneOffTask] = {}
         self.starting_service_tasks = False  # tells the RunTask hook the call is ours
+        self.stale_reads = StaleReads()
 
     def reset(self) -> None:
         self.services.clear()
         self.one_off.clear()
+        self.stale_reads.reset()
 
     # --- moto look-ups -------------------------------------------------------------------
 
