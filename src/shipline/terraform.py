@@ -405,7 +405,7 @@ def output_secrets(outputs: Mapping[str, Any]) -> dict[str, list[str]]:
     by its shape, a secret's name. An output the app's inventory maps to a variable is judged
     as that variable (`secrets_provider` is SECRETS_PROVIDER, a known non-secret); a map's
     values are judged by their keys."""
-    from shipline.envinventory import load_inventory
+    from shipline.env.inventory import load_inventory
     from shipline.sensitive import secret_parts
 
     inventory = load_inventory()

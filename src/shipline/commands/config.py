@@ -77,7 +77,7 @@ def check(args: argparse.Namespace) -> int:
 def from_terraform(args: argparse.Namespace) -> int:
     from shipline.commands.env import _read_outputs as read_outputs
     from shipline.configmap import config_from_terraform, render_yaml
-    from shipline.envmap import parse_terraform_outputs
+    from shipline.env.from_terraform import parse_terraform_outputs
 
     source = "stdin" if args.outputs == "-" else args.outputs
     outputs = parse_terraform_outputs(read_outputs(args.outputs), source)

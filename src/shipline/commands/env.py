@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.envfile import read_env_file
-    from shipline.envinventory import load_inventory
-    from shipline.envrules import ENVIRONMENT, Problem, check_environment, count_errors
+    from shipline.env.dotenv import read_env_file
+    from shipline.env.inventory import load_inventory
+    from shipline.env.rules import ENVIRONMENT, Problem, check_environment, count_errors
     from shipline.sensitive import display_value, mask_text, secret_values
 
     if args.api_replicas is not None and args.api_replicas < 0:
@@ -83,7 +83,7 @@ def check(args: argparse.Namespace) -> int:
         source = "process environment"
     terraform_outputs = None
     if args.terraform_outputs:
-        from shipline.envmap import parse_terraform_outputs
+        from shipline.env.from_terraform import parse_terraform_outputs
 
         parsed = parse_terraform_outputs(
             _read_outputs(args.terraform_outputs), args.terraform_outputs
@@ -163,13 +163,13 @@ def _count(number: int, noun: str) -> str:
 
 def from_terraform(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.envinventory import load_inventory
-    from shipline.envmap import (
+    from shipline.env.from_terraform import (
         env_from_terraform,
         parse_terraform_outputs,
         render_dotenv,
         render_github_env,
     )
+    from shipline.env.inventory import load_inventory
 
     source = "stdin" if args.outputs == "-" else args.outputs
     text = _read_outputs(args.outputs)

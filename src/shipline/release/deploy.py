@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from shipline import aws, console, envrules, github
+from shipline import aws, console, github
 from shipline.config import Environment, Service
+from shipline.env import rules as envrules
 from shipline.errors import (
     EXIT_DAMAGED,
     EXIT_FAILED,
@@ -416,7 +417,7 @@ class Deploy:
 
     def env_rule_checks(self) -> None:
         """The hosting guide's rules on the task definitions about to run (named, skippable)."""
-        from shipline.secrets_check import check_named_secrets, check_secret_refs
+        from shipline.env.secret_refs import check_named_secrets, check_secret_refs
 
         skip = self.skipped
         targets = {key: run.target for key, run in self.runs.items()}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipline import github
-from shipline.envinventory import Default, Inventory, Variable, condition_holds, load_inventory
-from shipline.envrules import host_allowed, parse_list, url_host
+from shipline.env.inventory import Default, Inventory, Variable, condition_holds, load_inventory
+from shipline.env.rules import host_allowed, parse_list, url_host
 from shipline.errors import UsageError
 
 _URL_FORMATS = {"url", "https_url"}
