@@ -25,6 +25,7 @@ from typing import Any
 
 from shipline.errors import EXIT_REFUSED, ShiplineError, UsageError
 from shipline.schemas import SCHEMA_DIR
+from shipline.sensitive import MASK
 
 DISPOSABLE_TABLE = SCHEMA_DIR / "terraform-disposable-resources.json"
 
@@ -435,7 +436,7 @@ def printable(command: Sequence[str]) -> str:
     for part in command:
         if part.startswith("-var="):
             name = part[len("-var=") :].split("=", 1)[0]
-            part = f"-var={name}=***"
+            part = f"-var={name}={MASK}"
         shown.append(part)
     return " ".join(shown)
 
