@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from shipline import schemas
-from shipline.envmap import TerraformOutput, env_from_terraform
+from shipline.env.from_terraform import TerraformOutput, env_from_terraform
 from shipline.errors import UsageError
 
 MAPPING_PATH = schemas.SCHEMA_DIR / "shipline-from-terraform.json"

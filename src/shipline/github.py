@@ -26,10 +26,6 @@ from typing import Any, TextIO
 
 from shipline import sensitive
 
-# The one secret rule lives in shipline.sensitive; these names stay for the callers here.
-from shipline.sensitive import is_secret as is_secret_like  # noqa: F401
-from shipline.sensitive import mask_text as mask_text
-
 # GitHub refuses a step summary over 1 MiB; keep well inside it.
 SUMMARY_LIMIT = 1024 * 1024 - 4096
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from shipline.envinventory import Inventory
+    from shipline.env.inventory import Inventory
 
 # What a hidden value is replaced with (GitHub's runner shows masked values the same way).
 MASK = "***"
@@ -60,7 +60,7 @@ _SHORTEST_MASK = 3
 def _inventory(inventory: Inventory | None) -> Inventory:
     if inventory is not None:
         return inventory
-    from shipline.envinventory import load_inventory
+    from shipline.env.inventory import load_inventory
 
     return load_inventory()
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from shipline.errors import EXIT_REFUSED, ShiplineError, UsageError
 from shipline.schemas import SCHEMA_DIR
+from shipline.sensitive import MASK
 
 DISPOSABLE_TABLE = SCHEMA_DIR / "terraform-disposable-resources.json"
 
@@ -405,7 +406,7 @@ def output_secrets(outputs: Mapping[str, Any]) -> dict[str, list[str]]:
     by its shape, a secret's name. An output the app's inventory maps to a variable is judged
     as that variable (`secrets_provider` is SECRETS_PROVIDER, a known non-secret); a map's
     values are judged by their keys."""
-    from shipline.envinventory import load_inventory
+    from shipline.env.inventory import load_inventory
     from shipline.sensitive import secret_parts
 
     inventory = load_inventory()
@@ -435,7 +436,7 @@ def printable(command: Sequence[str]) -> str:
     for part in command:
         if part.startswith("-var="):
             name = part[len("-var=") :].split("=", 1)[0]
-            part = f"-var={name}=***"
+            part = f"-var={name}={MASK}"
         shown.append(part)
     return " ".join(shown)
 

@@ -8,7 +8,7 @@ import re
 import hcl2
 import pytest
 
-from shipline.envinventory import INVENTORY_PATH
+from shipline.env.inventory import INVENTORY_PATH
 from support.infra import infra_rules as rules
 
 TF = rules.load(rules.BLUEPRINT)

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shipline.envmap import env_from_terraform, parse_terraform_outputs
-from shipline.envrules import check_environment
+from shipline.env.from_terraform import env_from_terraform, parse_terraform_outputs
+from shipline.env.rules import check_environment
 from support.infra import infra_rules as rules
 from support.infra.render import render
 

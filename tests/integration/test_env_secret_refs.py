@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shipline.config import Service
-from shipline.envrules import named_secrets_of, preflight_problems, secret_refs_of
-from shipline.secrets_check import check_named_secrets, check_secret_refs
+from shipline.env.rules import named_secrets_of, preflight_problems, secret_refs_of
+from shipline.env.secret_refs import check_named_secrets, check_secret_refs
 
 READ_VALUE_CALLS = {"secretsmanager.GetSecretValue", "ssm.GetParameter", "ssm.GetParameters"}
 

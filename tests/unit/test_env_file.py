@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipline.envfile import parse_env_text, read_env_file
+from shipline.env.dotenv import parse_env_text, read_env_file
 from shipline.errors import UsageError
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shipline import envdocs, schemas
-from shipline.envinventory import INVENTORY_PATH, load_inventory
+from shipline import schemas
+from shipline.env import docs as envdocs
+from shipline.env.inventory import INVENTORY_PATH, load_inventory
 from shipline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def test_docs_configuration_matches_the_inventory():
     for name, body in expected.items():
         assert blocks[name] == body, (
             f"docs/configuration.md block {name!r} is stale: run "
-            "`.venv/bin/python -m shipline.envdocs --update docs/configuration.md`"
+            "`.venv/bin/python -m shipline.env.docs --update docs/configuration.md`"
         )
 
 

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from shipline.envfile import parse_env_text
-from shipline.envinventory import load_inventory
-from shipline.envmap import (
+from shipline.env.dotenv import parse_env_text
+from shipline.env.from_terraform import (
     MappedVariable,
     env_from_terraform,
     parse_terraform_outputs,
     render_dotenv,
     render_github_env,
 )
-from shipline.envrules import check_environment
+from shipline.env.inventory import load_inventory
+from shipline.env.rules import check_environment
 from shipline.errors import UsageError
 
 SIGNING_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf"

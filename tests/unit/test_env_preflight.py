@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipline.config import Service
-from shipline.envrules import (
+from shipline.env.rules import (
     BILLING_TOPOLOGY,
     ENV_RULES,
     IMAGE_DIGESTS,
@@ -16,8 +16,8 @@ from shipline.envrules import (
     secret_refs_of,
     validate_skip,
 )
+from shipline.env.secret_refs import parse_secret_ref
 from shipline.errors import UsageError
-from shipline.secrets_check import parse_secret_ref
 
 ACCOUNT = "123456789012"
 SM = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:"

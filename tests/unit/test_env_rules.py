@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipline.envrules import (
+from shipline.env.rules import (
     BILLING_TOPOLOGY,
     ENV_RULES,
     ERROR,

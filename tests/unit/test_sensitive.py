@@ -16,6 +16,14 @@ from shipline import sensitive
         ("DATABASE_URL", "postgres://app@db/app"),  # the inventory: always from a secret
         ("REPORTING_URL", "postgres://report:pa55word@db/app"),  # a URL password, any name
         ("anything", "ghp_" + "a" * 36),
+        ("DATABASE_URL", "postgresql://app:s3cr3t@db.internal:5432/app"),
+        ("REDIS_URL", "rediss://:p4ss@cache.internal:6379/0"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE"),
+        ("STRIPE_API_KEY", "whatever-it-is"),
+        ("anything", "sk_live_" + "b" * 24),
+        ("anything", "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."),
+        ("anything", "AKIAIOSFODNN7EXAMPLE"),
     ],
 )
 def test_secrets(name, value):
@@ -34,6 +42,12 @@ def test_secrets(name, value):
         ("PASSPORT_OFFICE", "Berlin"),
         ("private_subnet_ids", "subnet-1"),
         ("DB_PASSWORD_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:db"),
+        ("API_BASE_URL", "https://api.example.com"),
+        ("AWS_SM_SIGNING_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:sign"),
+        ("ENVIRONMENT", "production"),
+        ("DB_PASSWORD", "arn:aws:secretsmanager:us-east-1:1:secret:db"),
+        ("DB_PASSWORD", ""),
+        ("IMAGE", "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v1"),
     ],
 )
 def test_not_secrets(name, value):
@@ -54,6 +68,24 @@ def test_mask_text_leaves_known_non_secrets_alone():
     assert sensitive.mask_text(text) == (
         "SECRETS_PROVIDER=aws_sm AUTH_KEY_STORAGE_BACKEND=secret-manager DB_PASS=***"
     )
+
+
+def test_mask_text_hides_secret_values_and_keeps_the_rest():
+    text = (
+        "DATABASE_URL=postgresql://app:s3cr3t@db:5432/app\n"
+        "ENVIRONMENT=production\n"
+        '{"name": "STRIPE_SECRET_KEY", "SESSION_SECRET": "abc123"}\n'
+        "token ghp_" + "z" * 36 + " in a log line\n"
+        "image: ghcr.io/acme/api:v1"
+    )
+    masked = sensitive.mask_text(text)
+    assert "s3cr3t" not in masked
+    assert "abc123" not in masked
+    assert "ghp_" not in masked
+    assert "DATABASE_URL=postgresql://app:***@db:5432/app" in masked
+    assert "ENVIRONMENT=production" in masked
+    assert '"SESSION_SECRET": "***"' in masked
+    assert "image: ghcr.io/acme/api:v1" in masked
 
 
 def test_redact_task_definition_keeps_everything_but_the_secrets():

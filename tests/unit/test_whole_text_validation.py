@@ -13,7 +13,7 @@ import pytest
 
 from shipline import github, schemas
 from shipline.cli import main
-from shipline.envfile import parse_env_text
+from shipline.env.dotenv import parse_env_text
 from shipline.errors import UsageError
 from shipline.registry import parse_image_ref
 from shipline.release.plan import parse_assignments

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from shipline import console
+from shipline.commands import FROM_TERRAFORM, add_from_terraform, read_terraform_outputs
 from shipline.errors import EXIT_OK, EXIT_REFUSED, ConfigError
 
 HELP = "validate shipline.yml, or write an environment of it from Terraform outputs"
@@ -18,15 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "check",
         help="validate shipline.yml; exit 2 listing every problem (warnings: exit 0)",
     )
-    terraform = actions.add_parser(
-        "from-terraform",
+    terraform = add_from_terraform(
+        actions,
         help="write an environment of shipline.yml from `terraform output -json`",
         description="Write the environment ENV of shipline.yml (cluster, services, containers, "
         "image keys, health URLs, the migration, the history) from the outputs of the "
         "blueprint in ops/infra/aws, on stdout (see docs/shipline-yml.md).",
-    )
-    terraform.add_argument(
-        "--outputs", required=True, metavar="FILE", help="`terraform output -json` ('-': stdin)"
     )
     terraform.add_argument(
         "-e", "--environment", required=True, help="the environment's name in shipline.yml"
@@ -34,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.action == "from-terraform":
+    if args.action == FROM_TERRAFORM:
         return from_terraform(args)
     return check(args)
 
@@ -75,12 +73,9 @@ def check(args: argparse.Namespace) -> int:
 
 
 def from_terraform(args: argparse.Namespace) -> int:
-    from shipline.commands.env import _read_outputs as read_outputs
     from shipline.configmap import config_from_terraform, render_yaml
-    from shipline.envmap import parse_terraform_outputs
 
-    source = "stdin" if args.outputs == "-" else args.outputs
-    outputs = parse_terraform_outputs(read_outputs(args.outputs), source)
+    outputs, source = read_terraform_outputs(args.outputs)
     generated = config_from_terraform(outputs, args.environment)
     for note in generated.notes:
         console.info(f"config from-terraform: {note}")

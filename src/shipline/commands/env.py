@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shipline import console
+from shipline.commands import add_from_terraform, read_terraform_outputs
 from shipline.errors import EXIT_OK, EXIT_REFUSED, UsageError
 
 HELP = "check the app's environment variables, or derive them from Terraform outputs"
@@ -46,15 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="the API's desired count: above 1, billing retries must be off on the API",
     )
-    terraform = actions.add_parser(
-        "from-terraform",
+    terraform = add_from_terraform(
+        actions,
         help="turn `terraform output -json` into the app's variables",
         description="Map the Terraform blueprint's outputs to the app's environment variables "
         "(see docs/configuration.md). `github` appends them to $GITHUB_ENV and masks the "
         "sensitive ones.",
-    )
-    terraform.add_argument(
-        "--outputs", required=True, metavar="FILE", help="`terraform output -json` ('-': stdin)"
     )
     terraform.add_argument("--format", choices=FORMATS, default="dotenv", help="default: dotenv")
 
@@ -67,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.envfile import read_env_file
-    from shipline.envinventory import load_inventory
-    from shipline.envrules import ENVIRONMENT, Problem, check_environment, count_errors
+    from shipline.env.dotenv import read_env_file
+    from shipline.env.inventory import load_inventory
+    from shipline.env.rules import ENVIRONMENT, Problem, check_environment, count_errors
     from shipline.sensitive import display_value, mask_text, secret_values
 
     if args.api_replicas is not None and args.api_replicas < 0:
@@ -83,11 +81,7 @@ def check(args: argparse.Namespace) -> int:
         source = "process environment"
     terraform_outputs = None
     if args.terraform_outputs:
-        from shipline.envmap import parse_terraform_outputs
-
-        parsed = parse_terraform_outputs(
-            _read_outputs(args.terraform_outputs), args.terraform_outputs
-        )
+        parsed, _ = read_terraform_outputs(args.terraform_outputs)
         terraform_outputs = {name: output.value for name, output in parsed.items()}
     secrets = secret_values(values, inventory)
     problems = check_environment(
@@ -163,17 +157,10 @@ def _count(number: int, noun: str) -> str:
 
 def from_terraform(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.envinventory import load_inventory
-    from shipline.envmap import (
-        env_from_terraform,
-        parse_terraform_outputs,
-        render_dotenv,
-        render_github_env,
-    )
+    from shipline.env.from_terraform import env_from_terraform, render_dotenv, render_github_env
+    from shipline.env.inventory import load_inventory
 
-    source = "stdin" if args.outputs == "-" else args.outputs
-    text = _read_outputs(args.outputs)
-    outputs = parse_terraform_outputs(text, source)
+    outputs, source = read_terraform_outputs(args.outputs)
     inventory = load_inventory()
     mapped = env_from_terraform(outputs, inventory, source)
     output_format = "json" if args.json else args.format
@@ -205,18 +192,3 @@ def from_terraform(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot append to $GITHUB_ENV ({target}): {exc.strerror}") from exc
         console.info(f"env from-terraform: {len(mapped)} variables added to $GITHUB_ENV")
     return EXIT_OK
-
-
-def _read_outputs(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"{path}: Terraform outputs file not found") from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"{path}: is a directory, not a Terraform outputs file") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text") from exc
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.migrate import migrate
     from shipline.release.stopping import StopSignal
     from shipline.release.summary import migrate_summary
+    from shipline.sensitive import mask_text
 
     environment = load_environment(args.config, args.environment)
     image = None
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     record, result = run.record, run.result
     if result is not None:
         for line in result.log_tail:
-            console.info(f"  | {github.mask_text(line)}")
+            console.info(f"  | {mask_text(line)}")
         github.set_outputs({"task_arn": result.task_arn, "exit_code": result.exit_code})
     github.append_summary(migrate_summary(run))
     if args.json:

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from shipline import aws, console, envrules, github
+from shipline import aws, console, github
 from shipline.aws import short_name
 from shipline.config import Environment, Service
+from shipline.env import rules as envrules
 from shipline.errors import (
     EXIT_DAMAGED,
     EXIT_FAILED,
@@ -33,6 +34,7 @@ from shipline.release.records import FinalStatus, ReleaseStatus
 from shipline.release.rollout import Rolled, Target, Watch, roll
 from shipline.release.session import ReleaseSession
 from shipline.release.stopping import Interrupted, StopSignal
+from shipline.sensitive import mask_text
 
 if TYPE_CHECKING:
     from shipline.release.history import History
@@ -314,7 +316,7 @@ class Deploy:
                 after = run.new_task_definition or f"{run.target['family']}:(new revision)"
                 self.report(
                     f"{key}: {short_name(run.previous_task_definition)} -> {short_name(after)}"
-                    f" ({github.mask_text(run.image)})"
+                    f" ({mask_text(run.image)})"
                 )
             self.result.services = self.runs
             return moves
@@ -334,14 +336,14 @@ class Deploy:
             pinned = pin_references(tags)
         except ImageNotFound as exc:
             # A misspelt tag is the usual cause: point at the check, not at skipping it.
-            asked = " ".join(f"{key}={github.mask_text(ref)}" for key, ref in tags.items())
+            asked = " ".join(f"{key}={mask_text(ref)}" for key, ref in tags.items())
             raise PreflightError(
                 f"{exc.message} (check the tag: `shipline images resolve {asked}`; push the "
                 "image if it is missing; skip this check with "
                 f"--skip-preflight {envrules.IMAGE_DIGESTS} only if the registry cannot be asked)"
             ) from None
         for key, reference in pinned.items():
-            self.report(f"image {key}: {github.mask_text(reference)}")
+            self.report(f"image {key}: {mask_text(reference)}")
         return {
             key: replace(move, image=pinned.get(move.service.image, move.image))
             for key, move in moves.items()
@@ -398,7 +400,7 @@ class Deploy:
 
     def env_rule_checks(self) -> None:
         """The hosting guide's rules on the task definitions about to run (named, skippable)."""
-        from shipline.secrets_check import check_named_secrets, check_secret_refs
+        from shipline.env.secret_refs import check_named_secrets, check_secret_refs
 
         skip = self.skipped
         targets = {key: run.target for key, run in self.runs.items()}
@@ -470,9 +472,7 @@ class Deploy:
                 f"{key} ({run.service.service}): {short_name(run.previous_task_definition)}"
                 f" -> {short_name(after)}"
             )
-            lines += plan.image_diff(run.live, run.target, github.mask_text) or [
-                "   (no image change)"
-            ]
+            lines += plan.image_diff(run.live, run.target, mask_text) or ["   (no image change)"]
             run.result = "dry run"
         for line in lines:
             self.report(line)
@@ -573,7 +573,7 @@ class Deploy:
             if result.log_tail:
                 self.report(f"last {len(result.log_tail)} log lines of the migration:")
                 for line in result.log_tail:
-                    self.report(f"  | {github.mask_text(line)}")
+                    self.report(f"  | {mask_text(line)}")
         self.save()
         return result
 

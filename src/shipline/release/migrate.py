@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipline.aws import short_name
 from shipline.release.stopping import Interrupted, StopSignal
+from shipline.sensitive import mask_text
 
 if TYPE_CHECKING:
     from shipline.config import Environment
@@ -226,7 +227,7 @@ def migrate(
 
     Refused (exit 2, nothing changed) when the environment has no migration, the image key or
     task definition does not fit the migrate service, or another release holds the lock."""
-    from shipline import aws, github
+    from shipline import aws
     from shipline.errors import EXIT_FAILED, EXIT_OK, PreflightError, UsageError
     from shipline.release import plan
     from shipline.release.records import MigrateRecord
@@ -261,7 +262,7 @@ def migrate(
             from shipline.registry import pin_references
 
             reference = pin_references({key: reference})[key]
-            report(f"image {key}: {github.mask_text(reference)}")
+            report(f"image {key}: {mask_text(reference)}")
         live = ecs.describe_task_definition(
             taskDefinition=description["taskDefinition"], include=["TAGS"]
         )

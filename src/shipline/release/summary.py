@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shipline.aws import short_name
-from shipline.github import markdown_code_block, markdown_inline, markdown_table, mask_text
+from shipline.github import markdown_code_block, markdown_inline, markdown_table
+from shipline.sensitive import mask_text
 
 if TYPE_CHECKING:
     from shipline.release.deploy import DeployResult, DeployStatus

@@ -16,6 +16,7 @@ from typing import Any
 
 from shipline import schemas
 from shipline.errors import UsageError
+from shipline.inputs import json_document
 from shipline.sim import faults as fault_rules
 from shipline.sim.faults import FaultRules
 
@@ -98,12 +99,7 @@ def load_policy(path: Path) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read sim policy: {exc.strerror or exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PolicyError(
-            f"{path}: sim policy is not JSON: {exc.msg} (line {exc.lineno})"
-        ) from None
+    document = json_document(text, str(path), "a sim policy", PolicyError)
     return parse_policy(document, str(path))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shipline import aws
-from shipline.envrules import ERROR, SECRET_REFS, Problem
+from shipline.env.rules import ERROR, SECRET_REFS, Problem
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def parse_secrets_manager_name(text: str) -> SecretRef:
 
 def check_named_secrets(names: Mapping[str, Sequence[str]], region: str | None) -> list[Problem]:
     """`check_secret_refs` for the Secrets Manager secrets the app names in its variables
-    (see `envrules.named_secrets_of`): the signing secret and the keyset secret."""
+    (see `rules.named_secrets_of`): the signing secret and the keyset secret."""
     return check_secret_refs(
         names, region, parse=parse_secrets_manager_name, expected="a Secrets Manager secret ARN"
     )
@@ -95,7 +95,7 @@ def check_secret_refs(
     """One problem per reference that does not exist or cannot be checked.
 
     `value_froms`: the references, or reference -> where it is used (see
-    `envrules.secret_refs_of`), which the messages then name. `region`: the tasks' region,
+    `rules.secret_refs_of`), which the messages then name. `region`: the tasks' region,
     for references that are not ARNs (an ARN's own region wins).
     """
     used_by = value_froms if isinstance(value_froms, Mapping) else {}

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from shipline.envinventory import Inventory, Variable, condition_holds, load_inventory
+from shipline.env.inventory import Inventory, Variable, condition_holds, load_inventory
 from shipline.errors import UsageError
 from shipline.sensitive import is_secret, url_password
 

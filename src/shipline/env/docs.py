@@ -1,6 +1,6 @@
 """The variable tables of docs/configuration.md, generated from the inventory.
 
-`python -m shipline.envdocs` prints the tables; `--update docs/configuration.md` rewrites the
+`python -m shipline.env.docs` prints the tables; `--update docs/configuration.md` rewrites the
 generated blocks of the page in place (between `<!-- BEGIN GENERATED: NAME -->` and
 `<!-- END GENERATED: NAME -->`); `--check FILE` exits 1 when the page is out of date.
 """
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shipline.envinventory import Default, Inventory, Variable, describe_condition, load_inventory
+from shipline.env.inventory import Default, Inventory, Variable, describe_condition, load_inventory
 
 _BLOCK = re.compile(
     r"(<!-- BEGIN GENERATED: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)"
@@ -159,7 +159,7 @@ def updated_document(text: str, blocks: dict[str, str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shipline.envdocs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shipline.env.docs", description=__doc__)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--update", metavar="FILE", help="rewrite the generated blocks of FILE")
     group.add_argument("--check", metavar="FILE", help="exit 1 when FILE's blocks are stale")

@@ -1,8 +1,8 @@
 """The app's environment variables as data: `schemas/env-inventory.json`, loaded into records.
 
-The inventory is the one list of variables. The checker (`envrules`), the Terraform mapping
-(`envmap`) and the docs table (`envdocs`) all read it; none of them names a variable it does not
-find here, except for the few rules that tie two variables together.
+The inventory is the one list of variables. The checker (`rules`), the Terraform mapping
+(`from_terraform`) and the docs tables (`docs`) all read it; none of them names a variable it
+does not find here, except for the few rules that tie two variables together.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipline.errors import UsageError
+from shipline.inputs import read_text
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -28,19 +29,7 @@ class EnvEntry:
 def read_env_file(path: str | Path) -> dict[str, str]:
     """The file's variables; UsageError (exit 2) naming the file and line when it is malformed."""
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(f"{source}: env file not found") from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"{source}: is a directory, not an env file") from exc
-    except OSError as exc:
-        raise UsageError(f"{source}: cannot read env file: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{source}:{line}: not UTF-8 text") from exc
+    text = read_text(path, "env file")
     return {entry.key: entry.value for entry in parse_env_text(text, source)}
 
 

@@ -8,16 +8,16 @@ Terraform defaults fill the rest (`auth_key_storage_provider` defaults to the se
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shipline import github
-from shipline.envinventory import Default, Inventory, Variable, condition_holds, load_inventory
-from shipline.envrules import host_allowed, parse_list, url_host
+from shipline.env.inventory import Default, Inventory, Variable, condition_holds, load_inventory
+from shipline.env.rules import host_allowed, parse_list, url_host
 from shipline.errors import UsageError
+from shipline.inputs import json_document
 
 _URL_FORMATS = {"url", "https_url"}
 _SAFE_BARE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")  # fullmatch: a final "\n" is not safe
@@ -43,12 +43,7 @@ def parse_terraform_outputs(text: str, source: str = "outputs") -> dict[str, Ter
     """`terraform output -json` text -> outputs by name; UsageError (one line) when malformed."""
     if not text.strip():
         raise UsageError(f"{source}: empty; expected `terraform output -json`")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source}: not JSON (line {exc.lineno}); expected `terraform output -json`"
-        ) from exc
+    document = json_document(text, source, "`terraform output -json`")
     if not isinstance(document, dict):
         raise UsageError(f"{source}: expected a JSON object of outputs (`terraform output -json`)")
     outputs = {}
