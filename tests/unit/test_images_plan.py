@@ -7,14 +7,14 @@ import json
 import pytest
 
 from shipline.errors import UsageError
-from shipline.images import (
+from shipline.images.repositories import (
     ImageSource,
     build_plan,
     normalize_prefix,
     path_problem,
     repository_path,
 )
-from shipline.registry import Registry, parse_registry
+from shipline.images.oci import Registry, parse_registry
 
 API = ImageSource("api", "apps/api", "apps/api/Dockerfile")
 WEB = ImageSource(

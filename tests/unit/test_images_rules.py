@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipline.errors import UsageError
-from shipline.images import (
+from shipline.images.repositories import (
     ObservedRepository,
     RepositoryAction,
     RepositorySettings,
@@ -13,7 +13,7 @@ from shipline.images import (
     repository_drift,
     reuse_plan,
 )
-from shipline.registry import (
+from shipline.images.oci import (
     RegistryCredentials,
     api_location,
     checked_digest,

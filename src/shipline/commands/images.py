@@ -153,7 +153,7 @@ def _running(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> Any:
     from shipline.config import load_config
-    from shipline.images import ImageSource, build_plan
+    from shipline.images.repositories import ImageSource, build_plan
 
     if args.registry is None:
         raise UsageError("no registry: pass --registry HOST or set SHIPLINE_REGISTRY")
@@ -171,7 +171,7 @@ def _plan(args: argparse.Namespace) -> Any:
 
 def _show_plan(args: argparse.Namespace, plan: Any) -> int:
     from shipline import github
-    from shipline.images import LOGIN
+    from shipline.images.repositories import LOGIN
 
     for note in plan.notes:
         console.info(f"note: {note}")
@@ -190,7 +190,7 @@ def _show_plan(args: argparse.Namespace, plan: Any) -> int:
 
 def _ensure_repos(args: argparse.Namespace, plan: Any) -> int:
     from shipline import github
-    from shipline.images import RepositorySettings, ensure_repositories
+    from shipline.images.repositories import RepositorySettings, ensure_repositories
 
     settings = RepositorySettings(
         encryption="KMS" if args.kms_key else "AES256",
@@ -229,7 +229,7 @@ def _ensure_repos(args: argparse.Namespace, plan: Any) -> int:
 
 def _resolve(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.registry import RegistryCredentials, parse_key_refs, resolve_images
+    from shipline.images.oci import RegistryCredentials, parse_key_refs, resolve_images
 
     refs = parse_key_refs(args.refs)
     credentials = RegistryCredentials.from_environment(os.environ)
@@ -248,8 +248,8 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _retag(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.images import reuse_plan
-    from shipline.registry import (
+    from shipline.images.repositories import reuse_plan
+    from shipline.images.oci import (
         ImageNotFound,
         ecr_add_tags,
         ecr_digest,

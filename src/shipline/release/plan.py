@@ -15,7 +15,7 @@ from typing import Any
 
 from shipline.config import Environment, Service
 from shipline.errors import UsageError
-from shipline.registry import parse_image_ref
+from shipline.images.oci import parse_image_ref
 
 # DescribeTaskDefinition answers with these; RegisterTaskDefinition refuses them.
 READ_ONLY_FIELDS = (

@@ -4,7 +4,7 @@ The first part is pure decisions (no network): the build plan the workflow turns
 matrix, the OCI distribution name grammar for repository names, how an ECR repository should
 be set up and how an existing one drifts from that. The last part acts on them in ECR
 (`ensure_repositories`). Registry hosts, image references and the look-ups of what a registry
-holds (tags to digests, re-tagging in ECR) are in `shipline.registry`.
+holds (tags to digests, re-tagging in ECR) are in `shipline.images.oci`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipline.errors import ShiplineError, UsageError
-from shipline.registry import Registry, parse_image_ref, parse_registry
+from shipline.images.oci import Registry, parse_image_ref, parse_registry
 
 # The OCI distribution name grammar (distribution-spec "Pulling manifests"; the Go reference
 # package). A repository path is components of lower-case letters and digits joined by '.',
