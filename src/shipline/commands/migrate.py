@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline import aws, github
     from shipline.config import load_environment
     from shipline.errors import EXIT_FAILED, EXIT_OK, UsageError
-    from shipline.images.oci import pin_references
+    from shipline.images.resolve import pin_references
     from shipline.release import plan
     from shipline.release.migrate import launch_settings, run_migration
     from shipline.release.stopping import Interrupted, StopSignal

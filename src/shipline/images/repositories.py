@@ -1,201 +1,18 @@
-"""Images: what the build produces and where it goes, and the ECR repositories it pushes to.
+"""ECR repositories for the build plan (`images ensure-repos`): how shipline sets one up, how
+an existing one drifts from that, and creating the missing ones.
 
-The first part is pure decisions (no network): the build plan the workflow turns into its
-matrix, the OCI distribution name grammar for repository names, how an ECR repository should
-be set up and how an existing one drifts from that. The last part acts on them in ECR
-(`ensure_repositories`). Registry hosts, image references and the look-ups of what a registry
-holds (tags to digests, re-tagging in ECR) are in `shipline.images.oci`.
+The decisions are pure (settings, drift, actions); `ensure_repositories` acts on them in ECR.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shipline.errors import ShiplineError, UsageError
-from shipline.images.oci import Registry, parse_image_ref, parse_registry
-
-# The OCI distribution name grammar (distribution-spec "Pulling manifests"; the Go reference
-# package). A repository path is components of lower-case letters and digits joined by '.',
-# '_', '__' or runs of '-', separated by '/'. Every registry that follows the grammar rejects
-# upper case, so shipline lowercases the prefix it is given (GitHub's `github.repository` keeps
-# the owner's case; GHCR refuses it).
-_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-# ECR is stricter than the grammar: one separator between alphanumerics, 2 to 256 characters.
-_ECR_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
-# A reference (host + path) longer than this is refused by the Go reference parser.
-NAME_TOTAL_LENGTH_MAX = 255
-
-# How each kind of registry is logged in to, for the plan's readers (the workflow, people).
-LOGIN = {
-    "ecr": {
-        "method": "aws",
-        "how": "configure AWS credentials (an OIDC role, or access keys), then "
-        "aws-actions/amazon-ecr-login",
-        "permissions": "id-token: write (OIDC only)",
-    },
-    "ghcr": {
-        "method": "github-token",
-        "how": "docker/login-action with the job's GITHUB_TOKEN as the password",
-        "permissions": "packages: write",
-    },
-    "other": {
-        "method": "credentials",
-        "how": "docker/login-action with the REGISTRY_USERNAME and REGISTRY_PASSWORD secrets",
-        "permissions": "none",
-    },
-}
-
-
-@dataclass(frozen=True)
-class PlannedImage:
-    """One image the build produces: where it is pushed and how it is built."""
-
-    name: str
-    repository: str  # host + path: what `docker push` and a deploy's image reference use
-    path: str  # the repository's name inside the registry (an ECR repository name)
-    context: str
-    dockerfile: str
-    target: str | None = None
-    build_args: Mapping[str, str] = field(default_factory=dict)
-
-    def matrix_entry(self) -> dict[str, str]:
-        """The build job's matrix row; build args as build-push-action's KEY=VALUE lines."""
-        return {
-            "name": self.name,
-            "repository": self.repository,
-            "context": self.context,
-            "dockerfile": self.dockerfile,
-            "target": self.target or "",
-            "build_args": "\n".join(f"{key}={value}" for key, value in self.build_args.items()),
-        }
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    registry: Registry
-    image_prefix: str
-    images: tuple[PlannedImage, ...]
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "registry": self.registry.host,
-            "kind": self.registry.kind,
-            "ecr": (
-                {"account": self.registry.account, "region": self.registry.region}
-                if self.registry.kind == "ecr"
-                else None
-            ),
-            "login": dict(LOGIN[self.registry.kind]),
-            "image_prefix": self.image_prefix,
-            "images": [image.matrix_entry() | {"path": image.path} for image in self.images],
-            "notes": list(self.notes),
-        }
-
-    def outputs(self) -> dict[str, str]:
-        """The plan as GitHub outputs: the matrix, the registry kind, ECR's region."""
-        return {
-            "registry": self.registry.host,
-            "kind": self.registry.kind,
-            "aws_region": self.registry.region or "",
-            "aws_account": self.registry.account or "",
-            "image_prefix": self.image_prefix,
-            "matrix": json.dumps({"include": [image.matrix_entry() for image in self.images]}),
-            "repositories": json.dumps({image.name: image.repository for image in self.images}),
-        }
-
-
-def normalize_prefix(text: str) -> tuple[str, list[str]]:
-    """The image prefix lowercased and without outer slashes, and notes on what changed."""
-    prefix = text.strip().strip("/")
-    notes = []
-    if prefix != prefix.lower():
-        notes.append(
-            f"image_prefix '{prefix}' lowercased to '{prefix.lower()}' "
-            "(repository names are lower case in every registry)"
-        )
-        prefix = prefix.lower()
-    return prefix, notes
-
-
-def path_problem(path: str) -> str | None:
-    """Why `path` breaks the OCI repository name grammar, or None."""
-    if not path:
-        return "it is empty"
-    for component in path.split("/"):
-        if not component:
-            return "it has an empty component ('//' or a trailing '/')"
-        if not _PATH_COMPONENT.fullmatch(component):
-            return (
-                f"component '{component}' must be lower-case letters and digits, joined by "
-                "'.', '_', '__' or '-' (not at its start or end)"
-            )
-    return None
-
-
-def repository_path(registry: Registry, prefix: str, name: str) -> str:
-    """The repository of image `name` under `prefix` in `registry`; UsageError when invalid."""
-    path = f"{prefix}/{name}" if prefix else name
-    problem = path_problem(path)
-    if problem:
-        raise UsageError(f"repository '{path}' is not a valid repository name: {problem}")
-    if len(registry.host) + 1 + len(path) > NAME_TOTAL_LENGTH_MAX:
-        raise UsageError(
-            f"repository '{registry.host}/{path}' is longer than {NAME_TOTAL_LENGTH_MAX} characters"
-        )
-    if registry.kind == "ecr" and not (2 <= len(path) <= 256 and _ECR_REPOSITORY.fullmatch(path)):
-        raise UsageError(
-            f"repository '{path}' is not a valid ECR repository name: ECR allows one '.', '_' "
-            "or '-' between letters and digits, 2 to 256 characters"
-        )
-    if registry.kind == "ghcr" and "/" not in path:
-        raise UsageError(
-            "GHCR repositories live under an owner: image_prefix must start with <owner>, "
-            "e.g. <owner>/<repo>"
-        )
-    return path
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """How one image is built (the fields of shipline.yml's `images` entries)."""
-
-    name: str
-    context: str
-    dockerfile: str
-    target: str | None = None
-    build_args: Mapping[str, str] = field(default_factory=dict)
-
-
-def build_plan(registry_text: str, prefix_text: str, images: Iterable[ImageSource]) -> BuildPlan:
-    """The images the build pushes: one repository per image under `registry/prefix`."""
-    registry = parse_registry(registry_text)
-    prefix, notes = normalize_prefix(prefix_text)
-    sources = list(images)
-    if not sources:
-        raise UsageError("no images to build: add an `images:` section to shipline.yml")
-    planned = []
-    for source in sources:
-        path = repository_path(registry, prefix, source.name)
-        planned.append(
-            PlannedImage(
-                name=source.name,
-                repository=f"{registry.host}/{path}",
-                path=path,
-                context=source.context,
-                dockerfile=source.dockerfile,
-                target=source.target,
-                build_args=dict(source.build_args),
-            )
-        )
-    return BuildPlan(registry, prefix, tuple(planned), tuple(notes))
-
-
-# ECR repositories: how shipline creates them, and how an existing one differs from that.
+from shipline.images.build import BuildPlan
 
 
 @dataclass(frozen=True)
@@ -321,29 +138,6 @@ def repository_actions(
             drift = tuple(repository_drift(settings, found))
             actions.append(RepositoryAction(path, "exists", drift, found.uri))
     return actions
-
-
-def reuse_plan(build_tags: str) -> tuple[str | None, list[str]]:
-    """From a build's tags (full references, one per line, as docker/metadata-action lists
-    them): the `sha-<commit>` reference an earlier build of the commit pushed, and the other
-    tags to add to that image instead of pushing a new one."""
-    source, tags, repositories = None, [], set()
-    for line in build_tags.splitlines():
-        if not line.strip():
-            continue
-        ref = parse_image_ref(line.strip())
-        repositories.add(ref.repository)
-        if ref.tag is None or ref.digest:
-            raise UsageError(f"build tag '{line.strip()}' must be repository:tag")
-        if ref.tag.startswith("sha-"):
-            if source is not None:
-                raise UsageError(f"build tags name two commits: {source} and {line.strip()}")
-            source = line.strip()
-        else:
-            tags.append(ref.tag)
-    if len(repositories) > 1:
-        raise UsageError(f"build tags name several repositories: {', '.join(sorted(repositories))}")
-    return source, tags
 
 
 # Acting on the plan: ECR repositories through boto3.
