@@ -8,10 +8,14 @@ import os
 from typing import TYPE_CHECKING
 
 from shipline import console
+from shipline.commands._options import at_least
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from shipline.images.build import BuildPlan
+
+# A lifecycle count: at least one image, one day.
+_POSITIVE = at_least(int, 1, "a whole number")
 
 HELP = "plan the image build, set up ECR repositories, resolve tags to digests, retag in ECR"
 
@@ -31,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _target_options(ensure)
     ensure.add_argument(
         "--keep-tagged",
-        type=_positive_int,
+        type=_POSITIVE,
         default=100,
         metavar="N",
         help="lifecycle policy: keep the last N tagged images (default: 100)",
     )
     ensure.add_argument(
         "--untagged-days",
-        type=_positive_int,
+        type=_POSITIVE,
         default=7,
         metavar="DAYS",
         help="lifecycle policy: expire untagged images after DAYS days (default: 7)",
@@ -112,16 +116,6 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
         help="path before each image name, e.g. <owner>/<repo> or agent-saas "
         "(default: $SHIPLINE_IMAGE_PREFIX)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be 1 or more")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
