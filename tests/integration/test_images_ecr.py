@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shipline.cli import main
-from shipline.images import RepositorySettings
+from shipline.images.repositories import RepositorySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = str(ROOT / "examples" / "starter" / "shipline.yml")

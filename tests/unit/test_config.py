@@ -135,7 +135,7 @@ def test_a_migrate_service_naming_no_service_is_one_line_even_with_a_newline_key
         load_config(path, env={})
     assert all("\n" not in problem for problem in caught.value.problems)
     assert (
-        "environments.production.migrate.service: \"api\" is not one of this environment's "
+        'environments.production.migrate.service: "api" is not one of this environment\'s '
         'services ("\\n")'
     ) in caught.value.problems
 
@@ -151,7 +151,7 @@ BROKEN = {
     "duplicate-key.yml": "the key 'cluster' is given twice",
     "bad-history.yml": "environments.production.history: expected an S3 location",
     "empty.yml": "the file is empty",
-    "migrate-unknown-service.yml": "environments.production.migrate.service: \"db\" is not one",
+    "migrate-unknown-service.yml": 'environments.production.migrate.service: "db" is not one',
     "does-not-exist.yml": "file not found: it does not exist",
 }
 

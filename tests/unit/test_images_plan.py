@@ -6,18 +6,13 @@ import json
 
 import pytest
 
+from shipline.config import ImageSpec
 from shipline.errors import UsageError
-from shipline.images import (
-    ImageSource,
-    build_plan,
-    normalize_prefix,
-    path_problem,
-    repository_path,
-)
-from shipline.registry import Registry, parse_registry
+from shipline.images.build import build_plan, normalize_prefix, repository_path
+from shipline.images.reference import Registry, parse_registry, path_problem
 
-API = ImageSource("api", "apps/api", "apps/api/Dockerfile")
-WEB = ImageSource(
+API = ImageSpec("api", "apps/api", "apps/api/Dockerfile")
+WEB = ImageSpec(
     "web", "apps/web", "apps/web/Containerfile", "runtime", {"NODE_ENV": "production", "A": "1"}
 )
 

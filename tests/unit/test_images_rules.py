@@ -5,25 +5,25 @@ from __future__ import annotations
 import pytest
 
 from shipline.errors import UsageError
-from shipline.images import (
+from shipline.images.ecr import tag_conflict
+from shipline.images.oci import (
+    RegistryCredentials,
+    api_location,
+    is_loopback,
+    parse_challenge,
+    token_realm,
+    token_service_hosts,
+)
+from shipline.images.reference import checked_digest
+from shipline.images.repositories import (
     ObservedRepository,
     RepositoryAction,
     RepositorySettings,
     repository_actions,
     repository_drift,
-    reuse_plan,
 )
-from shipline.registry import (
-    RegistryCredentials,
-    api_location,
-    checked_digest,
-    is_loopback,
-    parse_challenge,
-    parse_key_refs,
-    tag_conflict,
-    token_realm,
-    token_service_hosts,
-)
+from shipline.images.resolve import parse_key_refs
+from shipline.images.retag import reuse_plan
 
 SETTINGS = RepositorySettings(keep_tagged=30, untagged_days=3)
 

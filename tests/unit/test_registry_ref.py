@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipline.errors import UsageError
-from shipline.registry import ImageRef, parse_image_ref
+from shipline.images.reference import ImageRef, parse_image_ref
 
 DIGEST = "sha256:" + "a1" * 32
 

@@ -15,7 +15,7 @@ from shipline import github, schemas
 from shipline.cli import main
 from shipline.env.dotenv import parse_env_text
 from shipline.errors import UsageError
-from shipline.registry import parse_image_ref
+from shipline.images.reference import parse_image_ref
 from shipline.release.plan import parse_assignments
 from shipline.terraform import check_lock_timeout
 

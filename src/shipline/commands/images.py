@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shipline import console
+from shipline.commands._options import at_least
 from shipline.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from shipline.images.build import BuildPlan
+
+# A lifecycle count: at least one image, one day.
+_POSITIVE = at_least(int, 1, "a whole number")
 
 HELP = "plan the image build, set up ECR repositories, resolve tags to digests, retag in ECR"
 
@@ -28,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _target_options(ensure)
     ensure.add_argument(
         "--keep-tagged",
-        type=_positive_int,
+        type=_POSITIVE,
         default=100,
         metavar="N",
         help="lifecycle policy: keep the last N tagged images (default: 100)",
     )
     ensure.add_argument(
         "--untagged-days",
-        type=_positive_int,
+        type=_POSITIVE,
         default=7,
         metavar="DAYS",
         help="lifecycle policy: expire untagged images after DAYS days (default: 7)",
@@ -111,16 +118,6 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be 1 or more")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     if args.action == "resolve":
         return _resolve(args)
@@ -151,27 +148,19 @@ def _running(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _plan(args: argparse.Namespace) -> Any:
-    from shipline.config import load_config
-    from shipline.images import ImageSource, build_plan
+def _plan(args: argparse.Namespace) -> BuildPlan:
+    from shipline.images.build import configured_build_plan
 
     if args.registry is None:
         raise UsageError("no registry: pass --registry HOST or set SHIPLINE_REGISTRY")
     if args.image_prefix is None:
         raise UsageError("no image prefix: pass --image-prefix PATH or set SHIPLINE_IMAGE_PREFIX")
-    config = load_config(args.config)
-    sources = [
-        ImageSource(spec.name, spec.context, spec.dockerfile, spec.target, spec.build_args)
-        for spec in config.images.values()
-    ]
-    if not sources:
-        raise UsageError(f"{config.source} has no `images:` section: nothing to build")
-    return build_plan(args.registry, args.image_prefix, sources)
+    return configured_build_plan(args.config, args.registry, args.image_prefix)
 
 
-def _show_plan(args: argparse.Namespace, plan: Any) -> int:
+def _show_plan(args: argparse.Namespace, plan: BuildPlan) -> int:
     from shipline import github
-    from shipline.images import LOGIN
+    from shipline.images.build import LOGIN
 
     for note in plan.notes:
         console.info(f"note: {note}")
@@ -188,9 +177,9 @@ def _show_plan(args: argparse.Namespace, plan: Any) -> int:
     return EXIT_OK
 
 
-def _ensure_repos(args: argparse.Namespace, plan: Any) -> int:
+def _ensure_repos(args: argparse.Namespace, plan: BuildPlan) -> int:
     from shipline import github
-    from shipline.images import RepositorySettings, ensure_repositories
+    from shipline.images.repositories import RepositorySettings, ensure_repositories
 
     settings = RepositorySettings(
         encryption="KMS" if args.kms_key else "AES256",
@@ -229,11 +218,9 @@ def _ensure_repos(args: argparse.Namespace, plan: Any) -> int:
 
 def _resolve(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.registry import RegistryCredentials, parse_key_refs, resolve_images
+    from shipline.images.resolve import parse_key_refs, resolve_with_environment
 
-    refs = parse_key_refs(args.refs)
-    credentials = RegistryCredentials.from_environment(os.environ)
-    resolved = resolve_images(refs, credentials)
+    resolved = resolve_with_environment(parse_key_refs(args.refs))
     for key, image in resolved.items():
         console.info(f"{key}: {image.reference} -> {image.pinned}")
     github.set_outputs({key: image.pinned for key, image in resolved.items()})
@@ -248,57 +235,32 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _retag(args: argparse.Namespace) -> int:
     from shipline import github
-    from shipline.images import reuse_plan
-    from shipline.registry import (
-        ImageNotFound,
-        ecr_add_tags,
-        ecr_digest,
-        parse_image_ref,
-        parse_registry,
-    )
+    from shipline.images.retag import retag, reuse_build
 
     if (args.ref is None) == (args.build_tags is None):
         raise UsageError("retag takes REF (with --tag) or --build-tags, one of the two")
     if args.build_tags is not None:
-        args.ref, args.tags = reuse_plan(args.build_tags)
-        if args.ref is None:
-            if not args.if_exists:
-                raise UsageError("the build tags have no sha-<commit> tag to reuse")
-            console.info("no sha-<commit> tag among the build tags: nothing to reuse")
-            github.set_outputs({"found": False, "digest": "", "image": ""})
-            if args.json:
-                console.emit_json({"found": False, "reference": None})
-            return EXIT_OK
-    ref = parse_image_ref(args.ref)
-    registry = parse_registry(ref.registry or "docker.io")
-    if registry.kind != "ecr":
-        raise UsageError(f"retag works on ECR images; {args.ref} is not in an ECR registry")
-    for tag in args.tags:
-        parse_image_ref(f"{ref.repository}:{tag}")  # refuses a malformed tag
-    try:
-        digest = ecr_digest(registry, ref.path, ref.tag or "latest", ref.digest)
-    except ImageNotFound as exc:
-        if not args.if_exists:
-            raise
-        console.info(f"{exc.message}: nothing to reuse")
+        result = reuse_build(args.build_tags, if_exists=args.if_exists)
+    else:
+        result = retag(args.ref, args.tags, if_exists=args.if_exists)
+    if not result.found:
+        console.info(f"{result.reason}: nothing to reuse")
         github.set_outputs({"found": False, "digest": "", "image": ""})
         if args.json:
-            console.emit_json({"found": False, "reference": args.ref})
+            console.emit_json({"found": False, "reference": result.reference})
         return EXIT_OK
-    outcomes = ecr_add_tags(registry, ref.path, digest, args.tags)
-    image = f"{ref.repository}@{digest}"
-    console.info(f"{args.ref} is {image}")
-    for tag, outcome in outcomes.items():
+    console.info(f"{result.reference} is {result.image}")
+    for tag, outcome in result.tags.items():
         console.info(f"  {tag}: {outcome}")
-    github.set_outputs({"found": True, "digest": digest, "image": image})
+    github.set_outputs({"found": True, "digest": result.digest, "image": result.image})
     if args.json:
         console.emit_json(
             {
                 "found": True,
-                "reference": args.ref,
-                "image": image,
-                "digest": digest,
-                "tags": outcomes,
+                "reference": result.reference,
+                "image": result.image,
+                "digest": result.digest,
+                "tags": result.tags,
             }
         )
     return EXIT_OK

@@ -323,7 +323,8 @@ class Deploy:
 
     def pin_images(self, moves: dict[str, plan.Move]) -> dict[str, plan.Move]:
         """Every --image by digest: it must exist, and the release runs exactly that image."""
-        from shipline.registry import ImageNotFound, pin_references
+        from shipline.images.reference import ImageNotFound
+        from shipline.images.resolve import pin_references
 
         tags = {
             move.service.image: move.image

@@ -259,7 +259,7 @@ def migrate(
             )
         plan.plan_moves(environment, {key: reference}, {})  # checks the reference
         if "@" not in reference:  # run exactly what the tag names now, as a deploy does
-            from shipline.registry import pin_references
+            from shipline.images.resolve import pin_references
 
             reference = pin_references({key: reference})[key]
             report(f"image {key}: {mask_text(reference)}")

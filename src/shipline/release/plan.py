@@ -15,7 +15,8 @@ from typing import Any
 
 from shipline.config import Environment, Service
 from shipline.errors import UsageError
-from shipline.registry import parse_image_ref
+from shipline.images.reference import parse_image_ref
+from shipline.keyvalues import parse_key_values
 
 # DescribeTaskDefinition answers with these; RegisterTaskDefinition refuses them.
 READ_ONLY_FIELDS = (
@@ -32,7 +33,6 @@ READ_ONLY_FIELDS = (
 TASK_DEFINITION_ARN = re.compile(
     r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/[A-Za-z0-9_-]{1,255}:[0-9]+"
 )
-_ASSIGNMENT = re.compile(r"([A-Za-z0-9_-]+)=(.+)")  # fullmatch: no line break anywhere
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,11 @@ class Move:
 
 def parse_assignments(values: Iterable[str], option: str) -> dict[str, str]:
     """`KEY=VALUE` options as a dict; a malformed or repeated one is a UsageError."""
-    found: dict[str, str] = {}
-    for value in values:
-        match = _ASSIGNMENT.fullmatch(value)
-        if not match:
-            raise UsageError(f"{option} '{value}': expected KEY=VALUE")
-        key, text = match.groups()
-        if key in found:
-            raise UsageError(f"{option} {key} is given twice")
-        found[key] = text
-    return found
+    return parse_key_values(
+        values,
+        malformed=f"{option} '{{pair}}': expected KEY=VALUE",
+        repeated=f"{option} {{key}} is given twice",
+    )
 
 
 def plan_moves(

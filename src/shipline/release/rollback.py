@@ -81,7 +81,8 @@ def _check_target_images(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from shipline.registry import ImageNotFound, resolve_with_environment
+    from shipline.images.reference import ImageNotFound
+    from shipline.images.resolve import resolve_with_environment
 
     services_of: dict[str, list[str]] = {}
     for key, restore in sorted(restores.items()):
