@@ -8,7 +8,8 @@ What more than one command shares (an action, an input) is defined here.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from shipline.env.from_terraform import TerraformOutput
@@ -37,3 +38,24 @@ def read_terraform_outputs(path: str) -> tuple[dict[str, TerraformOutput], str]:
     source = inputs.source_name(path)
     text = inputs.read_text(path, "Terraform outputs file", stdin=True)
     return parse_terraform_outputs(text, source), source
+
+
+Number = TypeVar("Number", int, float)
+
+
+def at_least(
+    parse: Callable[[str], Number], minimum: Number, noun: str, unit: str = ""
+) -> Callable[[str], Number]:
+    """An argparse type: `parse(text)`, refused when it is not a finite number of `minimum` or
+    more (`noun` says what was expected, `unit` follows the minimum)."""
+
+    def convert(text: str) -> Number:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {noun}") from None
+        if not minimum <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"'{text}' must be {minimum} or more{unit}")
+        return value
+
+    return convert

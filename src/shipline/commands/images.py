@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from shipline import console
-from shipline.commands._options import at_least
+from shipline.commands import at_least
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from shipline import console
+from shipline.commands import at_least
 from shipline.errors import EXIT_DAMAGED, EXIT_REFUSED
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     held = parser.add_mutually_exclusive_group()
     held.add_argument(
         "--wait-for-lock",
-        type=_seconds,
+        type=at_least(float, 0, "a number of seconds", " seconds"),
         default=0.0,
         metavar="SECONDS",
         help="when another release holds the lock, wait up to SECONDS for it to be released "
@@ -46,16 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="take the environment lock even when another release holds it, on purpose; the "
         "rollback's record names the lock it broke",
     )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more seconds")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
