@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shipline.release.records import ReleaseRecord
     from shipline.release.rollback import Outcome
     from shipline.sim.embedded import EmbeddedSandbox
+    from shipline.sim.seed import SeededEnvironment
 
 MIGRATION_LOGS = ["applying 3 migrations", "migrated 3 tables", "release db: done"]
 DEMO_POLICY: dict[str, Any] = {
@@ -126,7 +127,7 @@ def story(embedded: EmbeddedSandbox, narrator: Narrator) -> dict[str, Any]:
     return summary
 
 
-def write_demo_config(workdir: Path, environment: Any) -> Path:
+def write_demo_config(workdir: Path, environment: SeededEnvironment) -> Path:
     """shipline.yml for the seeded environment; short health timeouts keep failures quick."""
     import yaml
 
@@ -237,7 +238,7 @@ class Chapter:
         return {s["serviceName"]: s["taskDefinition"] for s in described}
 
 
-def show_services(ecs: Any, environment: Any) -> None:
+def show_services(ecs: Any, environment: SeededEnvironment) -> None:
     info(f"demo: cluster {environment.cluster}")
     services = ecs.describe_services(
         cluster=environment.cluster, services=list(environment.services.values())
