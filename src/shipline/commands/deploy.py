@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from shipline import console
+
+if TYPE_CHECKING:
+    from shipline.release.deploy import DeployResult
 
 HELP = "release images or task definitions: preflight, migrate, roll out, verify, roll back"
 
@@ -54,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.deploy import Deploy, DeployRequest
     from shipline.release.plan import parse_assignments
     from shipline.release.stopping import StopSignal
-    from shipline.release.summary import deploy_outputs, deploy_summary
 
     try:
         if args.release_id and args.dry_run:
@@ -77,13 +80,21 @@ def run(args: argparse.Namespace) -> int:
         github.error(exc.message, title="shipline deploy refused")
         github.set_outputs({"release_id": "", "status": "refused"})
         raise  # cli.main prints the error (and with --json its document)
+    report(result, environment.name, args.json)
+    return result.exit_code
+
+
+def report(result: DeployResult, environment: str, as_json: bool) -> None:
+    """The step outputs and summary, the JSON result, and the closing line of a deploy."""
+    from shipline import github
+    from shipline.release.summary import deploy_outputs, deploy_summary
+
     github.set_outputs(deploy_outputs(result))
-    github.append_summary(deploy_summary(result, environment.name))
+    github.append_summary(deploy_summary(result, environment))
     if result.exit_code != 0:
         github.error(result.error or result.status, title=f"shipline deploy {result.status}")
-    if args.json:
+    if as_json:
         console.emit_json(result.to_json())
     where = f" (record {result.record_uri})" if result.record_uri else ""
     message = f"deploy {result.release_id or ''} {result.status}{where}".replace("  ", " ")
     console.info(message if not result.error else f"{message}: {result.error}")
-    return result.exit_code

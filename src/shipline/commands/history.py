@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipline import console, github
 from shipline.aws import short_name
 from shipline.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from shipline.config import Environment
+    from shipline.release.history import History
+    from shipline.release.records import ReleaseRecord
 
 HELP = "list an environment's releases, newest first"
 
@@ -30,16 +35,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit {args.limit}: expected a whole number of at least 1")
     environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
     history = History(environment)
-    records = history.list(limit=args.limit)
+    report(environment, history, history.list(limit=args.limit), args.json)
+    return EXIT_OK
+
+
+def report(
+    environment: Environment, history: History, records: list[ReleaseRecord], as_json: bool
+) -> None:
+    """The records `history` listed: as JSON, or as a table that marks abandoned releases."""
     for skipped in history.unreadable:
         console.info(f"warning: skipped {skipped.uri}: it {skipped.reason}")
         github.warning(f"skipped {skipped.uri}: it {skipped.reason}", title="shipline history")
-    if args.json:
+    if as_json:
         console.emit_json([record.public_view() for record in records])
-        return EXIT_OK
+        return
     if not records:
         console.info(f"no releases recorded in {history.location}")
-        return EXIT_OK
+        return
     from shipline.release.history import Lock
 
     held = Lock(environment).status()
@@ -47,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     table = render_table([row(record.to_dict(), holder) for record in records])
     sys.stdout.write(github.command_proof(table.rstrip("\n")) + "\n")  # errors quote foreign text
     sys.stdout.flush()
-    return EXIT_OK
 
 
 def duration(started: str, finished: str | None) -> str:

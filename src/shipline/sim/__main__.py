@@ -9,8 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shipline.commands import sim
 from shipline.errors import ShiplineError
+from shipline.sim import cli as sim
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -533,15 +533,22 @@ class Scheduler:
                 targets.append({"Id": ip, "Port": port} if port else {"Id": ip})
         return targets
 
-    def _register_targets(
-        self, tracked: TrackedService, service: Any, tasks: list[Task], at: float
-    ) -> None:
+    def _balanced_targets(
+        self, tracked: TrackedService, service: Any, tasks: list[Task]
+    ) -> Iterator[tuple[Any, str, list[dict[str, Any]]]]:
+        """(elbv2 backend, target group ARN, the tasks' targets) per load balancer of `service`
+        that names a target group and has targets among `tasks`."""
         elbv2 = elbv2_backends[tracked.account_id][tracked.region]
         for balancer in service.load_balancers:
             arn = balancer.get("targetGroupArn")
             targets = self._targets(tasks, balancer.get("containerPort"))
-            if not arn or not targets:
-                continue
+            if arn and targets:
+                yield elbv2, arn, targets
+
+    def _register_targets(
+        self, tracked: TrackedService, service: Any, tasks: list[Task], at: float
+    ) -> None:
+        for elbv2, arn, targets in self._balanced_targets(tracked, service, tasks):
             try:
                 elbv2.register_targets(arn, targets)
             except Exception as exc:
@@ -554,17 +561,11 @@ class Scheduler:
     def _deregister_targets(
         self, tracked: TrackedService, service: Any, tasks: list[Task], at: float
     ) -> None:
-        elbv2 = elbv2_backends[tracked.account_id][tracked.region]
-        for balancer in service.load_balancers:
-            arn = balancer.get("targetGroupArn")
-            target_group = elbv2.target_groups.get(arn) if arn else None
+        for elbv2, arn, targets in self._balanced_targets(tracked, service, tasks):
+            target_group = elbv2.target_groups.get(arn)
             if target_group is None:
                 continue
-            gone = [
-                t
-                for t in self._targets(tasks, balancer.get("containerPort"))
-                if t["Id"] in target_group.targets
-            ]
+            gone = [t for t in targets if t["Id"] in target_group.targets]
             if not gone:
                 continue
             target_group.deregister(gone)

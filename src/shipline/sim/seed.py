@@ -9,6 +9,7 @@ The demo and the tests both use `seed_environment`; `SeededEnvironment` names ev
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import time
@@ -18,7 +19,6 @@ from functools import cache
 from typing import Any
 
 from shipline.errors import ShiplineError
-from shipline.release.plan import render_task_definition
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 SERVICE_KEYS = ("api", "web", "worker")
@@ -54,6 +54,9 @@ class SeededEnvironment:
     history_bucket: str = ""
     storage_bucket: str = ""
     desired_count: int = 2
+    # key -> the RegisterTaskDefinition request of revision 1, built here (never by the code
+    # under test), so every revision the sandbox registers derives from plain data.
+    task_definition_requests: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def history(self) -> str:
@@ -90,11 +93,13 @@ class SeededEnvironment:
     def register_image(self, key: str, tag: str) -> str:
         """Register a revision of `key`'s family whose container runs the image at `tag`.
 
-        A copy of the family's latest revision with only that image changed; returns its ARN.
+        The seeded revision's request with only that image changed; returns its ARN.
         """
+        document = copy.deepcopy(self.task_definition_requests[key])
+        for container in document["containerDefinitions"]:
+            if container["name"] == self.containers[key]:
+                container["image"] = self.image(key, tag)
         ecs = _client(self.endpoint_url, self.region, "ecs")
-        current = ecs.describe_task_definition(taskDefinition=self.families[key])["taskDefinition"]
-        document = render_task_definition(current, self.containers[key], self.image(key, tag))
         answer = ecs.register_task_definition(**document)
         return str(answer["taskDefinition"]["taskDefinitionArn"])
 
@@ -313,6 +318,7 @@ def seed_environment(
         logs.create_log_group(logGroupName=group)
         logs.put_retention_policy(logGroupName=group, retentionInDays=30)
 
+    requests: dict[str, dict[str, Any]] = {}
     task_definitions: dict[str, str] = {}
     for key in SERVICE_KEYS:
         container: dict[str, Any] = {
@@ -336,16 +342,19 @@ def seed_environment(
             container["secrets"] = [
                 {"name": env, "valueFrom": secrets[env]} for env in ("DATABASE_URL", "REDIS_URL")
             ]
-        task_definitions[key] = ecs.register_task_definition(
-            family=families[key],
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="512",
-            memory="1024",
-            executionRoleArn=execution_role,
-            taskRoleArn=task_role,
-            containerDefinitions=[container],
-        )["taskDefinition"]["taskDefinitionArn"]
+        requests[key] = {
+            "family": families[key],
+            "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc",
+            "cpu": "512",
+            "memory": "1024",
+            "executionRoleArn": execution_role,
+            "taskRoleArn": task_role,
+            "containerDefinitions": [container],
+        }
+        task_definitions[key] = ecs.register_task_definition(**copy.deepcopy(requests[key]))[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
 
     network = {
         "awsvpcConfiguration": {
@@ -406,6 +415,7 @@ def seed_environment(
         history_bucket=history_bucket,
         storage_bucket=storage_bucket,
         desired_count=desired_count,
+        task_definition_requests=requests,
     )
     wait_until_converged(ecs, cluster, list(services.values()), timeout=wait_timeout)
     return environment
