@@ -1,12 +1,12 @@
 """`shipline terraform plan|apply|outputs`: the blueprint, with a guard against data loss.
 
-`plan` and `apply` read the saved plan through `terraform show -json` and refuse (exit 2,
-nothing applied) a plan that deletes or replaces a resource that may hold data (any type not
-listed in schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS`
-names it. A plan that changes nothing (Terraform's `applyable: false`, see
-`shipline.terraform.plan_has_changes`) is not applied: `apply` says so and exits 0, sparing the
-apply's refresh. A failed or interrupted `terraform apply` exits 3: some resources may have changed.
-Plan and apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
+The flow is in `shipline.release.infrastructure`; this module parses the command line and
+reports. `plan` and `apply` refuse (exit 2, nothing applied) a plan that deletes or replaces a
+resource that may hold data (any type not listed in
+schemas/terraform-disposable-resources.json) unless `--allow-destroy ADDRESS` names it. A plan
+that changes nothing is not applied: `apply` says so and exits 0, sparing the apply's refresh.
+A failed or interrupted `terraform apply` exits 3: some resources may have changed. Plan and
+apply wait `--lock-timeout` for Terraform's state lock; a lock still held is exit 2
 with the lock's ID and `terraform force-unlock`. A signal to shipline is passed on to
 terraform (see `shipline.terraform.run`).
 """
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipline import console, github
 from shipline import terraform as tf
-from shipline.errors import EXIT_DAMAGED, EXIT_OK, ShiplineError, UsageError
+from shipline.errors import EXIT_OK, UsageError
 from shipline.sensitive import url_passwords
 
 if TYPE_CHECKING:
@@ -44,12 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _common(plan)
     _planning(plan)
-    plan.add_argument(
-        "--out",
-        default=DEFAULT_PLAN_FILE,
-        metavar="FILE",
-        help=f"where to save the plan (default: ./{DEFAULT_PLAN_FILE})",
-    )
 
     apply = actions.add_parser(
         "apply",
@@ -61,12 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plan-file",
         metavar="FILE",
         help="apply this saved plan (from `shipline terraform plan`) instead of planning again",
-    )
-    apply.add_argument(
-        "--out",
-        default=DEFAULT_PLAN_FILE,
-        metavar="FILE",
-        help=f"without --plan-file: where to save the new plan (default: ./{DEFAULT_PLAN_FILE})",
     )
 
     outputs = actions.add_parser("outputs", help="write `terraform output -json`")
@@ -104,6 +92,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _planning(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_PLAN_FILE,
+        metavar="FILE",
+        help=f"where to save a new plan (default: ./{DEFAULT_PLAN_FILE})",
+    )
     parser.add_argument(
         "--lock-timeout",
         default=os.environ.get("SHIPLINE_TERRAFORM_LOCK_TIMEOUT", tf.DEFAULT_LOCK_TIMEOUT),
@@ -151,80 +145,38 @@ def _planning(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shipline.release import infrastructure
+
     invocation = _invocation(args)
     if args.action == "outputs":
         return _outputs(args, invocation)
-    environment = _session_environment(args)
-    if environment is not None:
-        from shipline.release.history import Lock
-
-        Lock(environment).require(args.release_id)  # refuse early, before init and plan
+    session = _session(args)
+    if session is not None:
+        infrastructure.check_session(*session)
     saved_plan = args.action == "apply" and args.plan_file
-    plan_file = _existing_file(args.plan_file, "--plan-file") if saved_plan else None
-    if not args.no_init:
-        _step(tf.init_command(invocation), invocation)
-    if plan_file is None:
-        plan_file = Path(args.out).resolve()
-        _step(tf.plan_command(invocation, plan_file), invocation)
-    analysis = _analyze(invocation, plan_file, args.allow_destroy)
+    analysis, plan_file = infrastructure.plan(
+        invocation,
+        init=not args.no_init,
+        out=Path(args.out),
+        saved_plan=_existing_file(args.plan_file, "--plan-file") if saved_plan else None,
+        allow_destroy=args.allow_destroy,
+    )
     _report(args, analysis, plan_file, applied=False)
     if analysis.refused:
         github.error(analysis.refusal(), title="terraform plan refused")
         raise UsageError(analysis.refusal())
     if args.action == "plan":
         return EXIT_OK
-    if not analysis.has_changes:
-        return _skip_apply(args, environment, analysis, plan_file)
-    if environment is not None:
-        from shipline.release import session
-
-        session.before_apply(environment, args.release_id, analysis.changes)
-        console.info(f"release {args.release_id} holds the lock of {environment.name}: applying")
-    try:
-        _step(tf.apply_command(invocation, plan_file), invocation)
-    except tf.StateLocked:
-        raise  # the lock was never taken: nothing applied
-    except tf.TerraformInterrupted as exc:
-        raise ShiplineError(
-            f"{exc.message}; some resources may have changed: check the state before retrying",
-            exit_code=EXIT_DAMAGED,
-        ) from None
-    except tf.TerraformFailed as exc:
-        if environment is not None:
-            session.after_apply(environment, args.release_id, analysis.changes, ok=False)
-        raise ShiplineError(
-            f"terraform apply failed (exit {exc.returncode}): some resources may have changed; "
-            "read its output above and check the state before retrying",
-            exit_code=EXIT_DAMAGED,
-        ) from None
-    if environment is not None:
-        session.after_apply(environment, args.release_id, analysis.changes, ok=True)
-    console.info("terraform apply: done")
+    applied = infrastructure.apply(invocation, analysis, plan_file, session)
+    console.info("terraform apply: done" if applied else "no changes: apply skipped")
     if args.json:
-        console.emit_json(_result(analysis, plan_file, applied=True))
+        console.emit_json(_result(analysis, plan_file, applied=applied))
     return EXIT_OK
 
 
-def _skip_apply(
-    args: argparse.Namespace,
-    environment: Environment | None,
-    analysis: tf.PlanAnalysis,
-    plan_file: Path,
-) -> int:
-    """The plan changes nothing: no `terraform apply` (its refresh would be time for nothing);
-    a release session records that Terraform left the environment unchanged."""
-    if environment is not None:
-        from shipline.release import session
-
-        session.apply_skipped(environment, args.release_id)
-    console.info("no changes: apply skipped")
-    if args.json:
-        console.emit_json(_result(analysis, plan_file, applied=False))
-    return EXIT_OK
-
-
-def _session_environment(args: argparse.Namespace) -> Environment | None:
-    """The environment of --release-id's session (None without one); both options or neither."""
+def _session(args: argparse.Namespace) -> tuple[Environment, str] | None:
+    """The environment and release id of --release-id's session (None without one); both
+    options or neither."""
     release_id = getattr(args, "release_id", None)
     name = getattr(args, "environment", None)
     if not release_id and not name:
@@ -233,7 +185,7 @@ def _session_environment(args: argparse.Namespace) -> Environment | None:
         raise UsageError("--release-id and --environment go together")
     from shipline.config import USES_HISTORY, load_environment
 
-    return load_environment(args.config, name, uses=USES_HISTORY)
+    return load_environment(args.config, name, uses=USES_HISTORY), release_id
 
 
 def _invocation(args: argparse.Namespace) -> tf.Invocation:
@@ -266,20 +218,6 @@ def _existing_file(path: str, option: str) -> Path:
     return resolved
 
 
-def _step(command: list[str], invocation: tf.Invocation) -> None:
-    console.info(f"$ {tf.printable(command)}")
-    with github.group(f"terraform {command[2]}"):
-        tf.run(command, invocation=invocation)
-
-
-def _analyze(invocation: tf.Invocation, plan_file: Path, allow: list[str]) -> tf.PlanAnalysis:
-    command = tf.show_command(invocation, plan_file)
-    console.info(f"$ {tf.printable(command)}")
-    text = tf.run(command, capture=True, invocation=invocation)
-    plan = tf.parse_plan(text, source=f"terraform show -json {plan_file}")
-    return tf.analyze_plan(plan, allow_destroy=allow)
-
-
 def _report(
     args: argparse.Namespace, analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool
 ) -> None:
@@ -305,17 +243,9 @@ def _result(analysis: tf.PlanAnalysis, plan_file: Path, *, applied: bool) -> dic
 
 
 def _outputs(args: argparse.Namespace, invocation: tf.Invocation) -> int:
-    if not args.no_init:
-        _step(tf.init_command(invocation), invocation)
-    command = tf.output_command(invocation)
-    console.info(f"$ {tf.printable(command)}")
-    text = tf.run(command, capture=True, invocation=invocation)
-    try:
-        outputs = json.loads(text)
-    except json.JSONDecodeError:
-        raise ShiplineError("terraform output -json did not print JSON") from None
-    if not isinstance(outputs, dict):
-        raise ShiplineError("terraform output -json did not print an object")
+    from shipline.release import infrastructure
+
+    outputs = infrastructure.outputs(invocation, init=not args.no_init)
     secret_looking = tf.output_secrets(outputs)
     _publish(outputs, secret_looking)
     for name in secret_looking:
