@@ -1,0 +1,400 @@
+"""`shipline images copy` between two real registries (Debian's docker-registry): one open, one
+behind htpasswd basic auth, and one behind bearer tokens; a counting proxy on loopback in front
+of the destination sees every request the copy sends, and can drop a connection part-way.
+
+The rules are the OCI distribution spec's (opencontainers/distribution-spec, spec.md): HEAD
+before sending, blobs before manifests, children before the index, mount within one registry,
+chunked uploads with Content-Range, and the exact manifest bytes, so the digest stays the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+
+import pytest
+import requests
+
+from shipline.cli import main
+from shipline.images import copy as copy_module
+from shipline.images.copy import copy_image
+from shipline.images.oci import RegistryCredentials
+from support.registry_fixtures import (
+    OCI_INDEX,
+    TokenServer,
+    htpasswd_file,
+    push_platform_index,
+    start_registry,
+)
+from support.registry_proxy import CountingProxy, Forwarded
+
+USER, PASSWORD = "ci-bot", "correct-horse-battery"
+ACCEPT = {"Accept": f"{OCI_INDEX}, application/vnd.oci.image.manifest.v1+json"}
+_names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_registry_credentials(monkeypatch):
+    for name in (
+        "SHIPLINE_REGISTRY",
+        "SHIPLINE_REGISTRY_USERNAME",
+        "SHIPLINE_REGISTRY_PASSWORD",
+        "GITHUB_ACTOR",
+        "GITHUB_ACTIONS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def use_credentials(monkeypatch, registry: str, password: str = PASSWORD) -> None:
+    monkeypatch.setenv("SHIPLINE_REGISTRY", registry)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", password)
+
+
+def fresh(name: str) -> str:
+    """A repository path no other test writes to."""
+    return f"prod/{name}-{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """The open registry, holding a two-platform index `acme/shop/api:v1`."""
+    with start_registry(tmp_path_factory.mktemp("source-registry")) as registry:
+        pushed = push_platform_index(requests.Session(), registry.url, "acme/shop/api", "v1")
+        yield registry, pushed
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    """The registry behind basic auth the copies go to."""
+    workdir = tmp_path_factory.mktemp("target-registry")
+    path = htpasswd_file(workdir / "htpasswd", USER, PASSWORD)
+    with start_registry(workdir, {"htpasswd": {"realm": "shipline-test", "path": str(path)}}) as r:
+        yield r
+
+
+@pytest.fixture
+def proxy(target):
+    """A counting proxy in front of the target; tests name the target by the proxy's host."""
+    with CountingProxy(target.url).serving() as counting:
+        yield counting
+
+
+def authed() -> requests.Session:
+    session = requests.Session()
+    session.auth = (USER, PASSWORD)
+    return session
+
+
+def copy(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["images", "copy", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("shipline: error: "), err
+    return lines[0]
+
+
+def manifest_at(url: str, repository: str, reference: str) -> requests.Response:
+    answer = authed().get(f"{url}/v2/{repository}/manifests/{reference}", headers=ACCEPT)
+    assert answer.status_code == 200, (repository, reference, answer.status_code)
+    return answer
+
+
+def blob_present(url: str, repository: str, digest: str) -> bool:
+    return authed().head(f"{url}/v2/{repository}/blobs/{digest}").status_code == 200
+
+
+def starts_of_uploads(proxy: CountingProxy) -> list[Forwarded]:
+    return proxy.requests_for("POST", "/blobs/uploads/")
+
+
+# --- An index with two platforms ------------------------------------------------------------
+
+
+def test_an_index_of_two_platforms_is_copied_with_every_blob_and_keeps_its_digest(
+    capsys, monkeypatch, source, target, proxy
+):
+    registry, pushed = source
+    use_credentials(monkeypatch, proxy.host)
+    destination = f"{proxy.host}/{fresh('api')}"
+    code, out, err = copy(
+        capsys, "--json", f"{registry.host}/acme/shop/api:v1", f"{destination}:1.4.0"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    digest = pushed.index.digest
+    assert document["image"] == f"{destination}@{digest}"
+    repository = destination.split("/", 1)[1]
+    # The index and both children, byte for byte, under the same digests; the tag too.
+    for image in (pushed.index, *pushed.platforms.values()):
+        answer = manifest_at(target.url, repository, image.digest)
+        assert answer.content == image.manifest
+        assert answer.headers["Content-Type"] == image.media_type
+        assert answer.headers["Docker-Content-Digest"] == image.digest
+    assert manifest_at(target.url, repository, "1.4.0").headers["Docker-Content-Digest"] == digest
+    # Every blob arrived, and each went up exactly once: the base layer both platforms share
+    # was found present the second time.
+    assert all(blob_present(target.url, repository, blob) for blob in pushed.blobs)
+    assert sorted(proxy.uploaded_digests()) == sorted(pushed.blobs)
+    outcomes = [(s["kind"], s["digest"], s["outcome"]) for s in document["steps"]]
+    base = base_layer(pushed)
+    assert outcomes.count(("blob", base, "copied")) == 1
+    assert outcomes.count(("blob", base, "present")) == 1
+    # Children were pushed by digest before the index, and the index before its tag.
+    puts = [r.path.rsplit("/", 1)[1] for r in proxy.requests_for("PUT", "/manifests/")]
+    assert puts == [*(image.digest for image in pushed.platforms.values()), digest, "1.4.0"]
+
+
+def base_layer(pushed) -> str:
+    """The digest of the layer every platform has (the shared base)."""
+    layers = [
+        {layer["digest"] for layer in json.loads(image.manifest)["layers"]}
+        for image in pushed.platforms.values()
+    ]
+    (shared,) = set.intersection(*layers)
+    return shared
+
+
+def test_the_result_is_one_line_on_stdout_and_the_steps_are_progress(
+    capsys, monkeypatch, source, proxy
+):
+    registry, pushed = source
+    use_credentials(monkeypatch, proxy.host)
+    destination = f"{proxy.host}/{fresh('api')}"
+    code, out, err = copy(
+        capsys, f"{registry.host}/acme/shop/api@{pushed.index.digest}", destination
+    )
+    assert code == 0, err
+    assert out == f"{destination}@{pushed.index.digest}\n"
+    progress = err.splitlines()
+    assert len(progress) == 3 + 2 * 3  # 3 manifests; 2 platforms x (config, base, app)
+    assert f"manifest {pushed.index.digest}" in progress[-1]
+    assert sum(line.endswith(": copied") for line in progress) == 3 + 5
+    assert PASSWORD not in out + err
+
+
+def test_a_blob_the_destination_has_is_not_sent_again(capsys, monkeypatch, source, target, proxy):
+    registry, pushed = source
+    repository = fresh("api")
+    base = base_layer(pushed)
+    # The base layer is already in the destination repository (an earlier release had it).
+    started = authed().post(f"{target.url}/v2/{repository}/blobs/uploads/")
+    location = requests.compat.urljoin(target.url, started.headers["Location"])
+    put = authed().put(f"{location}&digest={base}", data=pushed.blobs[base])
+    assert put.status_code == 201
+    use_credentials(monkeypatch, proxy.host)
+    code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v1", f"{proxy.host}/{repository}")
+    assert code == 0, err
+    uploaded = proxy.uploaded_digests()
+    assert base not in uploaded
+    assert sorted(uploaded) == sorted(d for d in pushed.blobs if d != base)
+    # Asked for with a HEAD (once per platform), never started as an upload.
+    heads = [r for r in proxy.requests_for("HEAD", f"/blobs/{base}")]
+    assert [r.status for r in heads] == [200, 200]
+
+
+def test_an_interrupted_copy_resumes_sending_only_what_is_missing(
+    capsys, monkeypatch, source, target
+):
+    registry, pushed = source
+    repository = fresh("api")
+
+    def after_two_blobs(request: Forwarded, before: list[Forwarded]) -> bool:
+        """The connection drops on the first upload started after two blobs went up."""
+        done = sum(r.is_blob_upload and r.status == 201 for r in before)
+        return request.method == "POST" and "/blobs/uploads/" in request.path and done >= 2
+
+    with CountingProxy(target.url, drop=after_two_blobs).serving() as failing:
+        use_credentials(monkeypatch, failing.host)
+        code, out, err = copy(
+            capsys, f"{registry.host}/acme/shop/api:v1", f"{failing.host}/{repository}:v1"
+        )
+    assert code == 1
+    assert out == ""
+    *progress, error = err.strip().splitlines()
+    assert [line.endswith(": copied") for line in progress] == [True, True]
+    assert error.startswith("shipline: error: copy to ")
+    assert "interrupted" in error and "run it again" in error
+    first = failing.uploaded_digests()
+    assert len(first) == 2
+    assert failing.requests_for("PUT", "/manifests/") == []  # no manifest names missing blobs
+
+    with CountingProxy(target.url).serving() as counting:
+        use_credentials(monkeypatch, counting.host)
+        code, out, err = copy(
+            capsys, f"{registry.host}/acme/shop/api:v1", f"{counting.host}/{repository}:v1"
+        )
+        assert code == 0, err
+        assert out == f"{counting.host}/{repository}@{pushed.index.digest}\n"
+    again = counting.uploaded_digests()
+    assert sorted(again) == sorted(set(pushed.blobs) - set(first))
+    for image in (pushed.index, *pushed.platforms.values()):
+        assert manifest_at(target.url, repository, image.digest).content == image.manifest
+
+
+def test_a_rerun_of_a_finished_copy_sends_nothing(capsys, monkeypatch, source, target, proxy):
+    registry, _ = source
+    use_credentials(monkeypatch, proxy.host)
+    destination = f"{proxy.host}/{fresh('api')}:v1"
+    assert copy(capsys, f"{registry.host}/acme/shop/api:v1", destination)[0] == 0
+    proxy.seen.clear()
+    code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v1", destination)
+    assert code == 0, err
+    assert starts_of_uploads(proxy) == []
+    # The index is there, so nothing below it is looked at; only the tag is put again.
+    assert [r.path.rsplit("/", 1)[1] for r in proxy.requests_for("PUT")] == ["v1"]
+    assert "present" in err.splitlines()[0]
+
+
+# --- Within one registry: mounts ----------------------------------------------------------
+
+
+def test_a_copy_within_one_registry_mounts_every_blob(capsys, monkeypatch, source, target, proxy):
+    registry, pushed = source
+    use_credentials(monkeypatch, proxy.host)
+    first = f"{proxy.host}/{fresh('staging')}"
+    assert copy(capsys, f"{registry.host}/acme/shop/api:v1", first)[0] == 0
+    proxy.seen.clear()
+    second = fresh("production")
+    code, _, err = copy(capsys, f"{first}@{pushed.index.digest}", f"{proxy.host}/{second}:v1")
+    assert code == 0, err
+    starts = starts_of_uploads(proxy)
+    assert {r.query.get("from") for r in starts} == {first.split("/", 1)[1]}
+    assert sorted(r.query["mount"] for r in starts) == sorted(pushed.blobs)
+    assert {r.status for r in starts} == {201}
+    assert proxy.uploaded_digests() == []
+    assert proxy.requests_for("PATCH") == []
+    assert err.count(": mounted") == len(pushed.blobs)
+    assert all(blob_present(target.url, second, blob) for blob in pushed.blobs)
+
+
+# --- Large blobs: chunks, relative Locations ------------------------------------------------
+
+
+def test_a_blob_larger_than_a_chunk_goes_up_in_ordered_chunks(capsys, monkeypatch, source, target):
+    registry, _ = source
+    monkeypatch.setattr(copy_module, "UPLOAD_CHUNK_BYTES", 64 * 1024)
+    big = os.urandom(200 * 1024)  # 64 + 64 + 64 + 8 KiB
+    pushed = push_platform_index(
+        requests.Session(), registry.url, "acme/shop/big", "v1", ("amd64",), base=big
+    )
+    big_digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    with CountingProxy(target.url, relative_locations=True).serving() as proxy:
+        use_credentials(monkeypatch, proxy.host)
+        repository = fresh("big")
+        code, _, err = copy(
+            capsys, f"{registry.host}/acme/shop/big:v1", f"{proxy.host}/{repository}"
+        )
+    assert code == 0, err
+    patches = proxy.requests_for("PATCH")
+    assert [r.headers["Content-Range"] for r in patches] == [
+        "0-65535",
+        "65536-131071",
+        "131072-196607",
+        "196608-204799",
+    ]
+    assert [r.body_length for r in patches] == [65536, 65536, 65536, 8192]
+    closing = [
+        r for r in proxy.requests_for("PUT", "/blobs/uploads/") if r.query["digest"] == big_digest
+    ]
+    assert [(r.status, r.body_length) for r in closing] == [(201, 0)]
+    stored = authed().get(f"{target.url}/v2/{repository}/blobs/{big_digest}")
+    assert stored.content == big
+    assert manifest_at(target.url, repository, pushed.index.digest).content == pushed.index.manifest
+
+
+# --- Bearer tokens: a pull token does not push -----------------------------------------------
+
+
+def test_a_token_registry_is_asked_for_a_push_token_after_the_pull_one(
+    capsys, monkeypatch, source, tmp_path
+):
+    registry, pushed = source
+    tokens = TokenServer(USER, PASSWORD, tmp_path / "token-cert.pem")
+    with tokens.serving(), start_registry(tmp_path / "token", tokens.registry_auth()) as ghcr_like:
+        use_credentials(monkeypatch, ghcr_like.host)
+        code, out, err = copy(
+            capsys, f"{registry.host}/acme/shop/api:v1", f"{ghcr_like.host}/o/r/api:v1"
+        )
+    assert code == 0, err
+    assert out == f"{ghcr_like.host}/o/r/api@{pushed.index.digest}\n"
+    scopes = [seen["query"].get("scope") for seen in tokens.requests_seen]
+    assert "repository:o/r/api:pull" in scopes
+    assert "repository:o/r/api:pull,push" in scopes
+    assert all(seen["authorized"] for seen in tokens.requests_seen)
+
+
+# --- The function promote calls --------------------------------------------------------------
+
+
+def test_copy_image_returns_the_destination_by_digest_and_reports_each_step(source, target, proxy):
+    registry, pushed = source
+    steps = []
+    destination = f"{proxy.host}/{fresh('api')}"
+    image = copy_image(
+        f"{registry.host}/acme/shop/api:v1",
+        destination,
+        credentials=[RegistryCredentials(proxy.host, USER, PASSWORD)],
+        report=steps.append,
+    )
+    assert image == f"{destination}@{pushed.index.digest}"
+    assert [(s.kind, s.outcome) for s in steps if s.kind == "manifest"] == [
+        ("manifest", "copied")
+    ] * 3
+
+
+# --- Refusals: exit 2, one line, nothing sent -------------------------------------------------
+
+
+def test_no_credentials_for_the_destination_is_exit_2(capsys, source, proxy):
+    registry, _ = source
+    code, out, err = copy(
+        capsys, f"{registry.host}/acme/shop/api:v1", f"{proxy.host}/{fresh('api')}"
+    )
+    assert code == 2
+    assert out == ""
+    assert "needs credentials" in one_error_line(err)
+    assert proxy.uploaded_digests() == []
+
+
+def test_wrong_credentials_are_exit_2_and_never_printed(capsys, monkeypatch, source, proxy):
+    registry, _ = source
+    use_credentials(monkeypatch, proxy.host, password="not-the-password")
+    code, out, err = copy(
+        capsys, "--json", f"{registry.host}/acme/shop/api:v1", f"{proxy.host}/{fresh('api')}"
+    )
+    assert code == 2
+    assert "rejected the credentials" in one_error_line(err)
+    assert "not-the-password" not in out + err
+    assert json.loads(out)["exit_code"] == 2
+
+
+def test_a_missing_source_is_exit_2(capsys, monkeypatch, source, proxy):
+    registry, _ = source
+    use_credentials(monkeypatch, proxy.host)
+    code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v9", f"{proxy.host}/{fresh('api')}")
+    assert code == 2
+    assert "no such tag or digest" in one_error_line(err)
+    assert proxy.seen == []
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "reason"),
+    [
+        ("127.0.0.1:1/Acme/api:v1", "127.0.0.1:2/prod/api", "malformed image reference"),
+        ("127.0.0.1:1/acme/api:v1", "127.0.0.1:2/prod/api@sha256:" + "a" * 64, "names a digest"),
+        ("127.0.0.1:1/acme/api:v1", "127.0.0.1:2/prod/api:-x", "malformed image reference"),
+    ],
+)
+def test_bad_references_are_exit_2_before_anything_is_asked(capsys, src, dst, reason):
+    code, out, err = copy(capsys, src, dst)
+    assert code == 2
+    assert out == ""
+    assert reason in one_error_line(err)
