@@ -9,10 +9,16 @@ chunked uploads with Content-Range, and the exact manifest bytes, so the digest 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
 import os
+import threading
+import urllib.parse
+from collections.abc import Callable
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -398,3 +404,181 @@ def test_bad_references_are_exit_2_before_anything_is_asked(capsys, src, dst, re
     assert code == 2
     assert out == ""
     assert reason in one_error_line(err)
+
+
+# --- Hostile registries on loopback ----------------------------------------------------------
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@contextmanager
+def fake_registry(answer: Callable[[str, str, dict[str, str]], Reply], address: str = "127.0.0.1"):
+    """A registry on `address` answering `answer(method, path, headers)`; every request seen."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            seen.append((self.command, self.path, self.headers.get("Authorization")))
+            status, headers, body = answer(self.command, self.path, dict(self.headers))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _reply
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((address, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{address}:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def serving_image(pushed, blob_bytes: Callable[[str, bytes], bytes], manifest_bytes=None):
+    """Answers for a source registry holding `pushed` (a PushedIndex), with what it sends
+    for each blob and manifest passed through the given functions (a liar changes them)."""
+    manifests = {image.digest: image for image in (pushed.index, *pushed.platforms.values())}
+
+    def answer(method: str, path: str, headers: dict[str, str]) -> Reply:
+        name, _, reference = path.partition("?")[0].rpartition("/")
+        if name.endswith("/manifests"):
+            image = pushed.index if reference == "v1" else manifests.get(reference)
+            if image is None:
+                return 404, {}, b""
+            content = (manifest_bytes or (lambda d, c: c))(image.digest, image.manifest)
+            return (
+                200,
+                {"Content-Type": image.media_type, "Docker-Content-Digest": image.digest},
+                content,
+            )
+        if name.endswith("/blobs") and reference in pushed.blobs:
+            return (
+                200,
+                {"Docker-Content-Digest": reference},
+                blob_bytes(reference, pushed.blobs[reference]),
+            )
+        return 404, {}, b""
+
+    return answer
+
+
+def writes(proxy: CountingProxy) -> list[Forwarded]:
+    """What the destination was asked to store or change."""
+    return [r for r in proxy.seen if r.method in {"POST", "PUT", "PATCH"}]
+
+
+def test_a_source_manifest_that_does_not_match_its_digest_is_refused(
+    capsys, monkeypatch, source, target, proxy
+):
+    _, pushed = source
+
+    def tampered(digest: str, content: bytes) -> bytes:
+        return content.replace(b'"linux"', b'"evil"')
+
+    with fake_registry(serving_image(pushed, lambda d, b: b, tampered)) as (liar, _):
+        use_credentials(monkeypatch, proxy.host)
+        code, out, err = copy(capsys, f"{liar}/acme/shop/api:v1", f"{proxy.host}/{fresh('api')}")
+    assert code == 2
+    assert out == ""
+    assert "does not match its digest" in one_error_line(err)
+    assert writes(proxy) == []
+
+
+def test_a_source_blob_that_does_not_match_its_digest_never_lands(
+    capsys, monkeypatch, source, target, proxy
+):
+    _, pushed = source
+    base = base_layer(pushed)
+
+    def swapped(digest: str, content: bytes) -> bytes:
+        return bytes(reversed(content)) if digest == base else content
+
+    repository = fresh("api")
+    with fake_registry(serving_image(pushed, swapped)) as (liar, _):
+        use_credentials(monkeypatch, proxy.host)
+        code, _, err = copy(capsys, f"{liar}/acme/shop/api:v1", f"{proxy.host}/{repository}")
+    assert code == 2
+    assert "does not match its digest or size" in err.strip().splitlines()[-1]
+    assert not blob_present(target.url, repository, base)
+    assert base not in proxy.uploaded_digests()
+    assert proxy.requests_for("PUT", "/manifests/") == []
+    assert len(proxy.requests_for("DELETE", "/blobs/uploads/")) == 1  # the session is ended
+
+
+def test_a_source_blob_longer_than_its_descriptor_is_cut_off(
+    capsys, monkeypatch, source, target, proxy
+):
+    _, pushed = source
+    base = base_layer(pushed)
+
+    def endless(digest: str, content: bytes) -> bytes:
+        return content + b"\0" * (4 * 1024 * 1024) if digest == base else content
+
+    with fake_registry(serving_image(pushed, endless)) as (liar, _):
+        use_credentials(monkeypatch, proxy.host)
+        code, _, err = copy(capsys, f"{liar}/acme/shop/api:v1", f"{proxy.host}/{fresh('api')}")
+    assert code == 2
+    assert "more bytes than the manifest gives" in err.strip().splitlines()[-1]
+    assert base not in proxy.uploaded_digests()
+
+
+def test_credentials_do_not_follow_an_upload_location_to_another_host(capsys, monkeypatch, source):
+    """The spec lets an upload Location be on another server; the registry's credentials
+    stay with the registry (127.0.0.2 is another host to any URL)."""
+    registry, pushed = source
+    stored: dict[str, tuple[str, bytes]] = {}
+
+    def elsewhere(method: str, path: str, headers: dict[str, str]) -> Reply:
+        return 201, {}, b""
+
+    with fake_registry(elsewhere, address="127.0.0.2") as (upload_host, upload_seen):
+
+        def guarded(method: str, path: str, headers: dict[str, str]) -> Reply:
+            expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            if headers.get("Authorization") != expected:
+                return 401, {"WWW-Authenticate": 'Basic realm="private"'}, b""
+            plain = path.partition("?")[0]
+            if plain.endswith("/blobs/uploads/") and method == "POST":
+                return 202, {"Location": f"http://{upload_host}/upload/1?state=x"}, b""
+            kind, _, reference = plain.rpartition("/")
+            if kind.endswith("/manifests") and method == "PUT":
+                image = next(
+                    i for i in (pushed.index, *pushed.platforms.values()) if i.digest == reference
+                )
+                stored[reference] = (image.media_type, image.manifest)
+                return 201, {"Docker-Content-Digest": reference}, b""
+            if kind.endswith("/manifests") and reference in stored:
+                media_type, content = stored[reference]
+                return (
+                    200,
+                    {"Content-Type": media_type, "Docker-Content-Digest": reference},
+                    content,
+                )
+            return 404, {}, b""
+
+        with fake_registry(guarded) as (private, seen):
+            use_credentials(monkeypatch, private)
+            code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v1", f"{private}/prod/api")
+    assert code == 0, err
+    # Every blob went to the upload host (the fake never says a blob is present, so the
+    # shared base went twice), keeping the Location's own query, and never with credentials.
+    sent = {
+        urllib.parse.parse_qs(path.partition("?")[2])["digest"][0] for _, path, _ in upload_seen
+    }
+    assert sent == set(pushed.blobs)
+    assert all("state=x" in path for _, path, _ in upload_seen)
+    assert [authorization for _, _, authorization in upload_seen] == [None] * len(upload_seen)
+    assert any(authorization for _, _, authorization in seen)
