@@ -582,3 +582,33 @@ def test_credentials_do_not_follow_an_upload_location_to_another_host(capsys, mo
     assert all("state=x" in path for _, path, _ in upload_seen)
     assert [authorization for _, _, authorization in upload_seen] == [None] * len(upload_seen)
     assert any(authorization for _, _, authorization in seen)
+
+
+def test_a_source_manifest_naming_a_blob_by_something_not_a_digest_is_refused(
+    capsys, monkeypatch, proxy
+):
+    """Digests from a manifest go into URL paths: only `sha256:<64 hex>` is used."""
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "x", "digest": "sha256:../../../v2/other/blobs", "size": 1},
+            "layers": [],
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    headers = {
+        "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+        "Docker-Content-Digest": digest,
+    }
+
+    def answer(method: str, path: str, _: dict[str, str]) -> Reply:
+        return (200, headers, manifest) if "/manifests/" in path else (404, {}, b"")
+
+    with fake_registry(answer) as (liar, seen):
+        use_credentials(monkeypatch, proxy.host)
+        code, _, err = copy(capsys, f"{liar}/acme/api:v1", f"{proxy.host}/{fresh('api')}")
+    assert code == 2
+    assert "not a sha256 digest" in one_error_line(err)
+    assert [path for _, path, _ in seen if "/blobs/" in path] == []
+    assert writes(proxy) == []

@@ -195,7 +195,7 @@ class _Copy:
             return
         manifest = self._pull_manifest(digest)
         if manifest.media_type in INDEX_TYPES:
-            for child in _descriptors(manifest.document, "manifests", self._src(digest)):
+            for child in self._descriptors(manifest.document, "manifests", digest):
                 if child.get("mediaType") not in MANIFEST_MEDIA_TYPES:
                     raise UsageError(
                         f"{self._src(digest)}: the index names a manifest of a media type "
@@ -203,8 +203,8 @@ class _Copy:
                     )
                 self.manifest(child["digest"], depth + 1)
         else:
-            config = _descriptors(manifest.document, "config", self._src(digest))
-            for blob in [*config, *_descriptors(manifest.document, "layers", self._src(digest))]:
+            config = self._descriptors(manifest.document, "config", digest)
+            for blob in [*config, *self._descriptors(manifest.document, "layers", digest)]:
                 if blob.get("urls"):
                     continue  # a foreign layer: pulled from its own URLs, never pushed
                 self.blob(blob)
@@ -415,25 +415,30 @@ class _Copy:
             raise UsageError(f"registry {host} denied {doing}")
         raise UsageError(f"registry {host} answered HTTP {answer.status_code} to {doing}")
 
+    def _descriptors(
+        self, document: dict[str, Any], field: str, digest: str
+    ) -> list[dict[str, Any]]:
+        """The descriptors under `field` of manifest `digest` (`config` is one), each with a
+        sha256 digest and a size."""
+        wanted = self._src(digest)
+        value = document.get(field)
+        if field == "config":
+            value = [value]
+        if not isinstance(value, list):
+            raise UsageError(f"{wanted}: the manifest has no {field} list")
+        for descriptor in value:
+            if not isinstance(descriptor, dict):
+                raise UsageError(
+                    f"{wanted}: the manifest's {field} holds something not a descriptor"
+                )
+            checked_digest(str(descriptor.get("digest", "")), wanted, self.source.host)
+            size = descriptor.get("size")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise UsageError(f"{wanted}: a descriptor in the manifest has no valid size")
+        return value
+
     def _src(self, digest: str) -> str:
         return f"{self.source.host}/{self.source_path}@{digest}"
-
-
-def _descriptors(document: dict[str, Any], field: str, wanted: str) -> list[dict[str, Any]]:
-    """The descriptors under `field` (`config` is one), each with a sha256 digest and a size."""
-    value = document.get(field)
-    if field == "config":
-        value = [value]
-    if not isinstance(value, list):
-        raise UsageError(f"{wanted}: the manifest has no {field} list")
-    for descriptor in value:
-        if not isinstance(descriptor, dict):
-            raise UsageError(f"{wanted}: the manifest's {field} holds something not a descriptor")
-        checked_digest(str(descriptor.get("digest", "")), wanted, "the source")
-        size = descriptor.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise UsageError(f"{wanted}: a descriptor in the manifest has no valid size")
-    return value
 
 
 def _chunk_minimum(header: str | None) -> int:
