@@ -426,7 +426,8 @@ def fake_registry(answer: Callable[[str, str, dict[str, str]], Reply], address: 
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
@@ -612,3 +613,33 @@ def test_a_source_manifest_naming_a_blob_by_something_not_a_digest_is_refused(
     assert "not a sha256 digest" in one_error_line(err)
     assert [path for _, path, _ in seen if "/blobs/" in path] == []
     assert writes(proxy) == []
+
+
+def test_a_source_that_stops_sending_part_way_is_an_interrupted_copy(
+    capsys, monkeypatch, source, target, proxy
+):
+    _, pushed = source
+    base = base_layer(pushed)
+    honest = serving_image(pushed, lambda d, b: b)
+
+    def cut_short(method: str, path: str, headers: dict[str, str]) -> Reply:
+        status, answer_headers, body = honest(method, path, headers)
+        if path.endswith(f"/blobs/{base}"):
+            # Promises the whole layer, sends half, and hangs up.
+            return (
+                status,
+                answer_headers | {"Content-Length": str(len(body))},
+                body[: len(body) // 2],
+            )
+        return status, answer_headers, body
+
+    repository = fresh("api")
+    with fake_registry(cut_short) as (flaky, _):
+        use_credentials(monkeypatch, proxy.host)
+        code, out, err = copy(capsys, f"{flaky}/acme/shop/api:v1", f"{proxy.host}/{repository}")
+    assert code == 1
+    assert out == ""
+    error = err.strip().splitlines()[-1]
+    assert "interrupted" in error and f"registry {flaky} stopped sending" in error
+    assert not blob_present(target.url, repository, base)
+    assert proxy.requests_for("PUT", "/manifests/") == []

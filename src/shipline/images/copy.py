@@ -227,7 +227,8 @@ class _Copy:
         url, api_path = self.target.api_url(self.target_path)
         start = f"{url}/blobs/uploads/"
         if self.same_registry and self.source_path != self.target_path:
-            query = urllib.parse.urlencode({"mount": digest, "from": self.source_path})
+            origin = self.source.api_url(self.source_path)[1]  # Docker Hub adds library/
+            query = urllib.parse.urlencode({"mount": digest, "from": origin})
             start += f"?{query}"
         answer = self.target.request("POST", start, api_path, headers={"Content-Length": "0"})
         answer.close()
@@ -291,7 +292,7 @@ class _Copy:
                 raise ImageNotFound(f"{self._src(digest)}: blob not in the source registry")
             self._expect(answer, 200, f"reading blob {digest}", registry=self.source)
             buffer, total = bytearray(), 0
-            for piece in answer.iter_content(chunk_size=_READ_BYTES):
+            for piece in _pieces(answer, self.source.host):
                 total += len(piece)
                 if total > size:
                     raise UsageError(
@@ -341,6 +342,8 @@ class _Copy:
 
     def _pull_manifest(self, digest: str) -> _Manifest:
         """Manifest `digest` of the source: its exact bytes, checked against the digest."""
+        import requests
+
         url, api_path = self.source.api_url(self.source_path)
         headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
         answer = self.source.request(
@@ -352,6 +355,10 @@ class _Copy:
                 raise ImageNotFound(f"{wanted}: no such manifest in the source registry")
             self._expect(answer, 200, f"reading manifest {digest}", registry=self.source)
             content = read_at_most(answer, MANIFEST_MAX_BYTES)
+        except requests.RequestException as exc:
+            raise RegistryUnreachable(
+                f"registry {self.source.host} stopped sending: {type(exc).__name__}"
+            ) from None
         finally:
             answer.close()
         if content is None or "sha256:" + hashlib.sha256(content).hexdigest() != digest:
@@ -439,6 +446,18 @@ class _Copy:
 
     def _src(self, digest: str) -> str:
         return f"{self.source.host}/{self.source_path}@{digest}"
+
+
+def _pieces(answer: Any, host: str) -> Generator[bytes, None, None]:
+    """A streamed body; a connection that drops part-way is an unreachable registry."""
+    import requests
+
+    try:
+        yield from answer.iter_content(chunk_size=_READ_BYTES)
+    except requests.RequestException as exc:
+        raise RegistryUnreachable(
+            f"registry {host} stopped sending: {type(exc).__name__}"
+        ) from None
 
 
 def _chunk_minimum(header: str | None) -> int:
