@@ -31,6 +31,7 @@ from support.registry_fixtures import (
     OCI_INDEX,
     TokenServer,
     htpasswd_file,
+    push_image,
     push_platform_index,
     start_registry,
 )
@@ -246,7 +247,7 @@ def test_an_interrupted_copy_resumes_sending_only_what_is_missing(
 
 
 def test_a_rerun_of_a_finished_copy_sends_nothing(capsys, monkeypatch, source, target, proxy):
-    registry, _ = source
+    registry, pushed = source
     use_credentials(monkeypatch, proxy.host)
     destination = f"{proxy.host}/{fresh('api')}:v1"
     assert copy(capsys, f"{registry.host}/acme/shop/api:v1", destination)[0] == 0
@@ -254,9 +255,31 @@ def test_a_rerun_of_a_finished_copy_sends_nothing(capsys, monkeypatch, source, t
     code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v1", destination)
     assert code == 0, err
     assert starts_of_uploads(proxy) == []
-    # The index is there, so nothing below it is looked at; only the tag is put again.
-    assert [r.path.rsplit("/", 1)[1] for r in proxy.requests_for("PUT")] == ["v1"]
-    assert "present" in err.splitlines()[0]
+    # The index is there, so nothing below it is looked at; the tag already names it.
+    assert proxy.requests_for("PUT") == []
+    assert err.splitlines() == [
+        f"manifest {pushed.index.digest} ({len(pushed.index.manifest)} B): present",
+        f"tag v1: present -> {pushed.index.digest}",
+    ]
+
+
+def test_a_tag_that_names_another_image_is_moved_where_the_registry_allows_it(
+    capsys, monkeypatch, source, target, proxy
+):
+    registry, pushed = source
+    use_credentials(monkeypatch, proxy.host)
+    repository = fresh("api")
+    other = push_image(authed(), target.url, repository, "v1", "an older build")
+    code, _, err = copy(
+        capsys, f"{registry.host}/acme/shop/api:v1", f"{proxy.host}/{repository}:v1"
+    )
+    assert code == 0, err
+    assert other.digest != pushed.index.digest
+    assert f"tag v1: tagged -> {pushed.index.digest}" in err
+    assert (
+        manifest_at(target.url, repository, "v1").headers["Docker-Content-Digest"]
+        == pushed.index.digest
+    )
 
 
 # --- Within one registry: mounts ----------------------------------------------------------
@@ -643,3 +666,29 @@ def test_a_source_that_stops_sending_part_way_is_an_interrupted_copy(
     assert "interrupted" in error and f"registry {flaky} stopped sending" in error
     assert not blob_present(target.url, repository, base)
     assert proxy.requests_for("PUT", "/manifests/") == []
+
+
+def test_an_immutable_tag_on_another_image_is_refused_naming_both_digests(capsys, source):
+    """ECR with immutable tags: the image is there, its tag names an older one and stays."""
+    registry, pushed = source
+    older = "sha256:" + "0" * 64
+
+    def immutable(method: str, path: str, headers: dict[str, str]) -> Reply:
+        reference = path.rpartition("/")[2]
+        if method == "HEAD" and reference == pushed.index.digest:
+            return 200, {"Docker-Content-Digest": reference}, b""
+        if method == "HEAD" and reference == "v1":
+            return 200, {"Docker-Content-Digest": older}, b""
+        if method == "PUT":
+            return 400, {"Content-Type": "application/json"}, b'{"errors":[{"code":"TAG_INVALID"}]}'
+        return 404, {}, b""
+
+    with fake_registry(immutable) as (ecr_like, seen):
+        code, _, err = copy(capsys, f"{registry.host}/acme/shop/api:v1", f"{ecr_like}/prod/api:v1")
+    assert code == 2
+    line = one_error_line(err.strip().splitlines()[-1])
+    assert f"names {older}, not {pushed.index.digest}" in line
+    assert "give another tag" in line
+    assert [(method, path.rpartition("/")[2]) for method, path, _ in seen if method == "PUT"] == [
+        ("PUT", "v1")
+    ]

@@ -289,6 +289,7 @@ def _retag(args: argparse.Namespace) -> int:
 
 
 def _copy(args: argparse.Namespace) -> int:
+    from shipline import github
     from shipline.images.copy import CopyStep, copy_image
     from shipline.images.oci import RegistryCredentials
 
@@ -306,6 +307,7 @@ def _copy(args: argparse.Namespace) -> int:
         report=report,
     )
     console.result(image, as_json=args.json)
+    github.set_outputs({"image": image, "digest": image.rpartition("@")[2]})
     if args.json:
         console.emit_json(
             {

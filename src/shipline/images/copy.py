@@ -214,9 +214,36 @@ class _Copy:
         )
 
     def tag(self, digest: str, tag: str) -> None:
+        """Point `tag` at `digest`; a tag already there is left alone (immutable tags)."""
+        current = self._tag_digest(tag)
+        if current == digest:
+            self._step(CopyStep("tag", digest, 0, "present", tag=tag))
+            return
         manifest = self._pull_manifest(digest)
-        self._push_manifest(tag, manifest, digest)
+        try:
+            self._push_manifest(tag, manifest, digest)
+        except UsageError as exc:
+            if current is None or isinstance(exc, RegistryUnreachable):
+                raise
+            raise UsageError(
+                f"{self.target.host}/{self.target_path}:{tag} names {current}, not {digest}, "
+                f"and the registry refused to move it ({exc.message}); tags may be immutable "
+                "there: give another tag"
+            ) from None
         self._step(CopyStep("tag", digest, len(manifest.content), "tagged", tag=tag))
+
+    def _tag_digest(self, tag: str) -> str | None:
+        """The digest `tag` names at the destination now, None when there is no such tag."""
+        url, api_path = self.target.api_url(self.target_path)
+        headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+        answer = self.target.request("HEAD", f"{url}/manifests/{tag}", api_path, headers=headers)
+        answer.close()
+        if answer.status_code == 404:
+            return None
+        self._expect(answer, 200, f"looking up tag {tag}")
+        claimed = answer.headers.get("Docker-Content-Digest")
+        wanted = f"{self.target.host}/{self.target_path}:{tag}"
+        return checked_digest(claimed, wanted, self.target.host) if claimed else None
 
     def blob(self, descriptor: dict[str, Any]) -> None:
         digest, size = descriptor["digest"], descriptor["size"]
