@@ -160,7 +160,6 @@ def test_the_deploy_role_allows_every_call_of_a_deploy_and_a_rollback(
         "s3.DeleteObject",
         "secretsmanager.DescribeSecret",
         "ecs.UpdateService",
-        "ecs.DescribeClusters",
     ):
         assert call in release_calls, sorted(release_calls)  # fmt: skip
     assert denied_by_policy(release_calls, "github_deploy") == {}
