@@ -19,7 +19,6 @@ TF = rules.load(rules.BLUEPRINT)
 # Every AWS action shipline's deploy, rollback and lock release need (src/shipline/release;
 # tests/integration/test_deploy_role_calls.py checks them against the calls the sandbox saw).
 RELEASE_ACTIONS = {
-    "ecs:DescribeClusters",
     "ecs:DescribeServices",
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",

@@ -149,12 +149,6 @@ data "aws_iam_policy_document" "github_deploy" {
     }
   }
 
-  statement {
-    sid       = "EcsCluster"
-    actions   = ["ecs:DescribeClusters"]
-    resources = [local.cluster_arn]
-  }
-
   # This environment's services: watch them, move them, scale them (rollback --scale-to-zero).
   statement {
     sid       = "EcsServices"
