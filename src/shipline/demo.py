@@ -19,9 +19,9 @@ from shipline.errors import ShiplineError
 if TYPE_CHECKING:
     from shipline.config import Environment
     from shipline.release.deploy import DeployResult
-    from shipline.release.history import History
     from shipline.release.records import ReleaseRecord
     from shipline.release.rollback import RollbackResult
+    from shipline.release.store import History
     from shipline.sim.embedded import EmbeddedSandbox
     from shipline.sim.seed import SeededEnvironment
 
@@ -156,7 +156,7 @@ class Chapter:
         narrator: Narrator,
     ) -> None:
         from shipline.config import load_config
-        from shipline.release.history import History
+        from shipline.release.store import History
 
         self.embedded = embedded
         self.environment = embedded.environment
@@ -217,7 +217,7 @@ class Chapter:
 
     def history(self) -> None:
         from shipline.config import USES_HISTORY, load_environment
-        from shipline.release.history import History
+        from shipline.release.store import History
 
         self.show_command("history")
         environment = load_environment(self.config, ENVIRONMENT, uses=USES_HISTORY)

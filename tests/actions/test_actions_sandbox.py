@@ -220,7 +220,7 @@ def test_rollback_breaks_a_stale_lock_when_asked_and_records_it(sandbox, environ
     """rollback.yml's break_lock input reaches the action as break-lock: nobody can break the
     lock from a laptop with the environment-scoped role, so the rollback does it, recorded."""
     from shipline.config import load_config
-    from shipline.release.history import History, Lock
+    from shipline.release.store import History, Lock
 
     first = deploy(environment, workspace, "v2")
     assert deploy(environment, workspace, "v3").exit_code == 0

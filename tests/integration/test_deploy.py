@@ -393,7 +393,7 @@ def test_a_lock_held_by_another_release_refuses_the_deploy(
     capsys, sandbox, environment, config, ecs, s3
 ):
     from shipline.config import load_config
-    from shipline.release.history import Lock
+    from shipline.release.store import Lock
 
     lock = Lock(load_config(config).environment("sim"))
     lock.acquire("20261126T070000Z-abcdef", "someone@elsewhere", None, 600)

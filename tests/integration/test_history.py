@@ -13,13 +13,13 @@ import yaml
 from shipline import cli
 from shipline.config import Environment, HealthSettings, Wait, load_config
 from shipline.errors import EXIT_REFUSED, LockedError, PreflightError, UsageError
-from shipline.release.history import History, Lock, LockInfo, RecordConflictError
 from shipline.release.records import (
     RecordError,
     ReleaseRecord,
     ServiceRecord,
     new_release_id,
 )
+from shipline.release.store import History, Lock, LockInfo, RecordConflictError
 
 BUCKET = "shipline-history-test"
 T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)

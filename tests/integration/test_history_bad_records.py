@@ -17,8 +17,8 @@ from test_history import BUCKET, T0, record
 from test_rollback import running
 
 from shipline import aws, cli
-from shipline.release.history import History
 from shipline.release.records import RecordError, new_release_id
+from shipline.release.store import History
 
 PREFIX = "releases/production/"
 # The history tests' bucket, environment and shipline.yml; the rollback tests' seeded setup.

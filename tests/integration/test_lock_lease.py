@@ -10,8 +10,8 @@ import yaml
 
 from shipline.config import load_config
 from shipline.errors import LockedError
-from shipline.release.history import Lock, LockLease, LockLostError
 from shipline.release.records import new_release_id, parse_timestamp
+from shipline.release.store import Lock, LockLease, LockLostError
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import yaml
 
 from shipline import aws, cli
 from shipline.config import load_config
-from shipline.release.history import History, Lock
 from shipline.release.plan import render_task_definition
 from shipline.release.records import ReleaseRecord, ServiceRecord, new_release_id
+from shipline.release.store import History, Lock
 from support.sim_sandbox import register_revision, wait_for
 
 ENV = "sim"

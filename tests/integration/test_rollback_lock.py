@@ -12,8 +12,8 @@ import yaml
 from test_rollback import ENV, deploy, newest, running, shipline
 
 from shipline.config import load_config
-from shipline.release.history import History, Lock
 from shipline.release.records import new_release_id
+from shipline.release.store import History, Lock
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from shipline.errors import EXIT_OK
 if TYPE_CHECKING:
     from shipline.config import Environment
     from shipline.release.deploy import DeployResult
-    from shipline.release.history import History
     from shipline.release.records import ReleaseRecord
     from shipline.release.rollback import RollbackResult
+    from shipline.release.store import History
 
 HELP = "run a release story against an embedded AWS sandbox (no AWS account needed)"
 

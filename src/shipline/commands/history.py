@@ -12,8 +12,8 @@ from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from shipline.config import Environment
-    from shipline.release.history import History
     from shipline.release.records import ReleaseRecord
+    from shipline.release.store import History
 
 HELP = "list an environment's releases, newest first"
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline.config import USES_HISTORY, load_environment
-    from shipline.release.history import History
+    from shipline.release.store import History
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit}: expected a whole number of at least 1")
@@ -52,7 +52,7 @@ def report(
     if not records:
         console.info(f"no releases recorded in {history.location}")
         return
-    from shipline.release.history import Lock
+    from shipline.release.store import Lock
 
     held = Lock(environment).status()
     holder = held.release_id if held is not None else None

@@ -15,7 +15,7 @@ from shipline.errors import EXIT_OK, LockedError, UsageError
 
 if TYPE_CHECKING:
     from shipline.config import Environment
-    from shipline.release.history import Lock
+    from shipline.release.store import Lock
 
 HELP = "show or release an environment's release lock"
 
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline.config import USES_HISTORY, load_environment
-    from shipline.release.history import Lock
+    from shipline.release.store import Lock
 
     environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
     lock = Lock(environment)

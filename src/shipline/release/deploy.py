@@ -28,17 +28,17 @@ from shipline.errors import (
 )
 from shipline.release import plan
 from shipline.release.health import HealthCheck, HealthResult, checks_for, verify
-from shipline.release.history import LockLostError
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
 from shipline.release.records import FinalStatus, ReleaseStatus
 from shipline.release.rollout import Rolled, Target, Watch, roll
 from shipline.release.session import ReleaseSession
 from shipline.release.stopping import Interrupted, StopSignal
+from shipline.release.store import LockLostError
 from shipline.sensitive import mask_text
 
 if TYPE_CHECKING:
-    from shipline.release.history import History
     from shipline.release.records import ReleaseRecord
+    from shipline.release.store import History
 
 # A deploy's `status` (--json, the step output): its record's, or refused / dry_run (no record).
 DeployStatus = Literal[ReleaseStatus, "refused", "dry_run"]
@@ -445,8 +445,8 @@ class Deploy:
     def refused_in_session(self, refusal: ShiplineError) -> DeployResult:
         """A refusal of an adopted release: end its record and free its lock, saying what
         Terraform changed before (see session.exit_code_after_terraform for the exit code)."""
-        from shipline.release.history import History
         from shipline.release.session import changed_note, end_session, exit_code_after_terraform
+        from shipline.release.store import History
 
         release_id = str(self.request.release_id)
         self.report(f"refused: {refusal.message}")

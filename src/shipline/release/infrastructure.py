@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def check_session(environment: Environment, release_id: str) -> None:
     """Refuse early, before init and plan, a release id that does not hold the lock."""
-    from shipline.release.history import Lock
+    from shipline.release.store import Lock
 
     Lock(environment).require(release_id)
 

@@ -51,7 +51,7 @@ def _services_now(environment: Environment) -> tuple[Any, dict[str, dict[str, An
     """The ECS client, and service key -> DescribeServices item for every service of the
     environment, after checking the history can be read; PreflightError naming any service
     that is missing or not ACTIVE."""
-    from shipline.release.history import History
+    from shipline.release.store import History
 
     History(environment).check_reachable()
     ecs = aws.client("ecs", environment.region)
@@ -114,9 +114,9 @@ def roll_back(
     stop: StopSignal,
     policy: LockPolicy,
 ) -> RollbackResult:
-    from shipline.release.history import History
     from shipline.release.records import environment_at, replay, rollback_target
     from shipline.release.restore import plan_restore
+    from shipline.release.store import History
 
     wait_for_lock(environment, policy, stop)
     ecs, now = _services_now(environment)
@@ -209,9 +209,9 @@ def _apply(
     policy: LockPolicy,
 ) -> RollbackResult:
     from shipline import github
-    from shipline.release.history import LockLostError
     from shipline.release.records import ServiceRecord, restored_desired_count
     from shipline.release.restore import register
+    from shipline.release.store import LockLostError
 
     for key, state in wanted.items():
         count_now = int(now[key].get("desiredCount") or 0)

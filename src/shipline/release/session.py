@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from shipline.config import Environment
-    from shipline.release.history import History, Lock, LockInfo, LockLease
     from shipline.release.records import FinalStatus, ReleaseKind, ReleaseRecord
     from shipline.release.stopping import StopSignal
+    from shipline.release.store import History, Lock, LockInfo, LockLease
     from shipline.terraform import ResourceChange
 
 # Time allowed for terraform init + plan + apply on top of the deploy's own lock time.
@@ -67,8 +67,8 @@ class LockPolicy:
 
 def wait_for_lock(environment: Environment, policy: LockPolicy, stop: StopSignal) -> None:
     """Before reading the history: the release holding the lock may still change it."""
-    from shipline.release.history import Lock
     from shipline.release.stopping import Interrupted
+    from shipline.release.store import Lock
 
     if policy.break_lock or policy.wait_seconds <= 0:
         return
@@ -87,7 +87,7 @@ def wait_for_lock(environment: Environment, policy: LockPolicy, stop: StopSignal
 def refuse_if_locked(environment: Environment) -> None:
     """Before any change: the history can be read and no other release holds the lock
     (LockedError, exit 2, naming it)."""
-    from shipline.release.history import History, Lock
+    from shipline.release.store import History, Lock
 
     history = History(environment)
     history.check_reachable()
@@ -129,7 +129,7 @@ class ReleaseSession:
     ) -> None:
         """`adopted`: the history `record` was read from, when the session continues a release
         opened by an earlier step (a record is only updated on the ETag its reader saw)."""
-        from shipline.release.history import History, Lock
+        from shipline.release.store import History, Lock
 
         self.environment = environment
         self.record = record
@@ -177,7 +177,7 @@ class ReleaseSession:
         return held
 
     def __enter__(self) -> ReleaseSession:
-        from shipline.release.history import LockLease
+        from shipline.release.store import LockLease
 
         held = self.open()
         self.lease = LockLease(self.lock, held, self.ttl_seconds).start()
@@ -201,7 +201,7 @@ class ReleaseSession:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        from shipline.release.history import LockLostError
+        from shipline.release.store import LockLostError
 
         if self.lease is not None:
             self.lease.stop()
@@ -255,7 +255,7 @@ def adopt(environment: Environment, release_id: str) -> tuple[History, Lock, Rel
 
     LockedError (exit 2) when the lock is not that release's; UsageError when its record is not
     an in_progress deploy of this environment."""
-    from shipline.release.history import History, Lock
+    from shipline.release.store import History, Lock
 
     history = History(environment)
     lock = Lock(environment)
@@ -346,7 +346,7 @@ def end_session(environment: Environment, release_id: str, reason: str) -> Ended
     """Clean-up for a run that stopped before (or inside) the deploy step: a record still
     in_progress ends `failed` with `reason` and what Terraform changed; the lock is released
     when this release still holds it (another release's lock is never touched)."""
-    from shipline.release.history import History, Lock
+    from shipline.release.store import History, Lock
 
     history = History(environment)
     lock = Lock(environment)
@@ -383,7 +383,7 @@ def apply_skipped(environment: Environment, release_id: str) -> None:
 
 def _renew_and_record(environment: Environment, release_id: str, entry: dict[str, Any]) -> None:
     from shipline.errors import LockedError
-    from shipline.release.history import LockLostError
+    from shipline.release.store import LockLostError
 
     history, lock, record = adopt(environment, release_id)
     try:
@@ -398,7 +398,7 @@ def after_apply(
     environment: Environment, release_id: str, changes: Sequence[ResourceChange], ok: bool
 ) -> None:
     """After `terraform apply`: record whether it finished (applied) or failed part-way."""
-    from shipline.release.history import History
+    from shipline.release.store import History
 
     history = History(environment)
     record = history.get(release_id)
