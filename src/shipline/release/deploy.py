@@ -181,7 +181,9 @@ class Deploy:
                 moves = self.preflight()
             except (BotoCoreError, ClientError) as exc:
                 # Nothing has changed yet: an AWS error here is a refusal like any other check.
-                raise PreflightError(f"preflight could not read AWS: {exc}") from exc
+                raise PreflightError(
+                    aws.unusable(exc) or f"preflight could not read AWS: {exc}"
+                ) from exc
         except ShiplineError as exc:
             if self.request.release_id is None:
                 raise
