@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from shipline.release.heartbeat import is_heartbeat
 from support.deploy_support import run_cli, write_config
 
 HEARTBEAT = 0.2  # seconds; the sandbox's deployments take several of them
@@ -19,7 +18,8 @@ ROLLOUT = re.compile(
 
 
 def heartbeats(err: str) -> list[str]:
-    return [line for line in err.splitlines() if is_heartbeat(line)]
+    """The heartbeat lines: `waiting ELAPSED/TIMEOUT: ...` (docs/deploy.md)."""
+    return [line for line in err.splitlines() if re.match(r"waiting [\d.]+s/[\d.]+s: ", line)]
 
 
 def elapsed_of(lines: list[str]) -> list[float]:
