@@ -92,7 +92,7 @@ def verify(
         unfinished = set(futures)
         while unfinished:
             _, unfinished = wait_for_any(
-                unfinished, timeout=max(0.0, pace.next_at() - time.monotonic())
+                unfinished, timeout=max(0.0, pace.next_at() - pace.clock())
             )
             if unfinished:
                 pace.beat(beat)

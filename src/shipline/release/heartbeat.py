@@ -97,12 +97,11 @@ class Heartbeat:
 
     interval: float
     clock: Callable[[], float] = time.monotonic
-    started: float = field(default=-1.0)
-    beats: int = 0
+    started: float = field(init=False)
+    beats: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        if self.started < 0:
-            self.started = self.clock()
+        self.started = self.clock()
 
     def elapsed(self) -> float:
         return self.clock() - self.started
