@@ -129,13 +129,16 @@ _RENEW = (
 def unusable(exc: BaseException) -> str | None:
     """One line for an error that says AWS cannot be used at all (endpoint unreachable or
     silent, credentials missing, expired or rejected), naming what to check; None for any other
-    error. Only the endpoint's scheme and host are named: a request URL carries its parameters."""
+    error. Only the endpoint's scheme, host and port are named: a request URL carries its
+    parameters."""
     from botocore import exceptions as e
 
     if isinstance(exc, (e.ConnectionError, e.ConnectionClosedError, e.ReadTimeoutError)):
         kwargs = getattr(exc, "kwargs", {})
         where = urlsplit(str(kwargs.get("endpoint_url") or kwargs.get("proxy_url") or ""))
-        endpoint = f"{where.scheme}://{where.netloc}" if where.netloc else "the AWS endpoint"
+        # Scheme, host and port only: a proxy URL may carry a user and password.
+        port = f":{where.port}" if where.port else ""
+        endpoint = f"{where.scheme}://{where.hostname}{port}" if where.hostname else "the endpoint"
         if isinstance(exc, e.ProxyConnectionError):
             return (
                 f"cannot connect to the proxy {endpoint}: check HTTPS_PROXY / HTTP_PROXY and "

@@ -204,3 +204,22 @@ def test_once_the_endpoint_answered_a_lost_connection_gets_the_retry_modes_attem
     # The answered call, then the first attempt and its three retries: `max_attempts` in a
     # botocore Config counts the retries, not the first attempt (botocore's Config docs).
     assert connections == 1 + 1 + 3
+
+
+def test_an_unreachable_proxy_is_named_without_its_password(config, capsys, monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # nothing listens there once this ends
+    monkeypatch.setenv("HTTP_PROXY", f"http://deployer:s3cret-pass@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    code, _, err = run(
+        capsys, "http://127.0.0.1:9", monkeypatch, "history", "-e", "staging", config=config
+    )
+
+    assert code == EXIT_FAILED, err
+    assert last_line(err) == (
+        f"shipline: error: cannot connect to the proxy http://127.0.0.1:{port}: check "
+        "HTTPS_PROXY / HTTP_PROXY and NO_PROXY"
+    )
+    assert "s3cret-pass" not in err
