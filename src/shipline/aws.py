@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
+from urllib.parse import urlsplit
 
 from shipline.errors import UsageError
 
@@ -24,6 +25,12 @@ RetryMode = Literal["legacy", "standard", "adaptive"]  # botocore's retry modes
 RETRY_MODES: tuple[RetryMode, ...] = get_args(RetryMode)
 RETRY_MODE: RetryMode = "adaptive"
 MAX_ATTEMPTS = 12
+# An endpoint that cannot be reached, or answers nothing, is not busy: a CLI says so within
+# seconds instead of stacking botocore's defaults (60 s reads, 12 attempts, ~40 s of backoff).
+# Once an endpoint has answered, a lost connection is a blip and gets the retry mode's attempts.
+CONNECT_TIMEOUT = 5.0  # seconds to open a connection
+READ_TIMEOUT = 15.0  # seconds to wait for an answer; AWS's API calls answer within a second
+FIRST_CONTACT_ATTEMPTS = 2  # attempts of a call to an endpoint that has not answered yet
 
 
 NO_CREDENTIALS = (
@@ -66,13 +73,101 @@ def client(service: AwsService, region: str | None = None) -> Any:
 
     config = Config(
         retries=retry_settings(),
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
     )
     session = boto3.session.Session()
     if session.get_credentials() is None:  # else botocore's "Unable to locate credentials" later
         raise UsageError(NO_CREDENTIALS)
-    return session.client(service, region_name=resolve_region(region), config=config)
+    made = session.client(service, region_name=resolve_region(region), config=config)
+    # Before botocore's own handler: the first non-None answer decides (False: no retry).
+    made.meta.events.register_first(
+        f"needs-retry.{made.meta.service_model.service_id.hyphenize()}", FirstContact()
+    )
+    return made
+
+
+class FirstContact:
+    """botocore's needs-retry hook of one client: until its endpoint has answered once, a
+    call that cannot connect or gets no answer ends after FIRST_CONTACT_ATTEMPTS attempts.
+    Everything else (throttling, 5xx, a lost connection later on) is the retry mode's."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def __call__(
+        self, attempts: int, caught_exception: BaseException | None = None, **_: Any
+    ) -> bool | None:
+        from botocore.exceptions import ConnectionClosedError, ConnectionError, ReadTimeoutError
+
+        if caught_exception is None:  # an HTTP answer, whatever its status
+            self.answered = True
+            return None
+        unreachable = (ConnectionError, ConnectionClosedError, ReadTimeoutError)
+        if not self.answered and isinstance(caught_exception, unreachable):
+            return False if attempts >= FIRST_CONTACT_ATTEMPTS else None
+        return None
+
+
+# Error codes of AWS answers that reject the credentials themselves, not a permission.
+_REJECTED_CREDENTIALS = {
+    "ExpiredToken": "have expired",
+    "ExpiredTokenException": "have expired",
+    "RequestExpired": "have expired, or this machine's clock is wrong",
+    "InvalidClientTokenId": "are not valid",
+    "UnrecognizedClientException": "are not valid",
+    "InvalidAccessKeyId": "are not valid",
+    "SignatureDoesNotMatch": "do not match (wrong secret key)",
+    "AuthFailure": "are not valid",
+}
+_RENEW = (
+    "renew them (`aws sso login`, or assume the role again; in GitHub Actions, "
+    "aws-actions/configure-aws-credentials) and run the command again"
+)
+
+
+def unusable(exc: BaseException) -> str | None:
+    """One line for an error that says AWS cannot be used at all (endpoint unreachable or
+    silent, credentials missing, expired or rejected), naming what to check; None for any other
+    error. Only the endpoint's scheme, host and port are named: a request URL carries its
+    parameters."""
+    from botocore import exceptions as e
+
+    if isinstance(exc, (e.ConnectionError, e.ConnectionClosedError, e.ReadTimeoutError)):
+        kwargs = getattr(exc, "kwargs", {})
+        where = urlsplit(str(kwargs.get("endpoint_url") or kwargs.get("proxy_url") or ""))
+        # Scheme, host and port only: a proxy URL may carry a user and password.
+        port = f":{where.port}" if where.port else ""
+        endpoint = f"{where.scheme}://{where.hostname}{port}" if where.hostname else "the endpoint"
+        if isinstance(exc, e.ProxyConnectionError):
+            return (
+                f"cannot connect to the proxy {endpoint}: check HTTPS_PROXY / HTTP_PROXY and "
+                "NO_PROXY"
+            )
+        if isinstance(exc, e.ConnectTimeoutError):
+            what = f"no connection within {CONNECT_TIMEOUT:g}s"
+        elif isinstance(exc, e.ReadTimeoutError):
+            what = f"no answer within {READ_TIMEOUT:g}s"
+        elif isinstance(exc, e.ConnectionClosedError):
+            what = "the connection was closed without an answer"
+        else:
+            what = "could not connect"
+        return (
+            f"AWS endpoint {endpoint} is unreachable ({what}): "
+            "check AWS_ENDPOINT_URL (unset it for AWS itself), AWS_REGION, and the network or "
+            "proxy between this machine and AWS"
+        )
+    if isinstance(exc, (e.NoCredentialsError, e.PartialCredentialsError)):
+        return NO_CREDENTIALS
+    if isinstance(exc, (e.SSOError, e.TokenRetrievalError)):
+        return f"the AWS SSO session cannot be used ({exc}): run `aws sso login` and try again"
+    if isinstance(exc, e.CredentialRetrievalError):
+        return f"AWS credentials could not be obtained ({exc}): {_RENEW}"
+    if isinstance(exc, e.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _REJECTED_CREDENTIALS:
+            return f"AWS credentials {_REJECTED_CREDENTIALS[code]} ({code}): {_RENEW}"
+    return None
 
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most ten services per call

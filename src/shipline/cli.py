@@ -167,9 +167,11 @@ def error_document(message: str, exit_code: int) -> dict[str, object]:
 
 def describe_unexpected(exc: Exception) -> str:
     """One line for an error no command turned into a ShiplineError (AWS or network ones)."""
+    from shipline.aws import unusable
+
     origin = type(exc).__module__.split(".")[0]
     if origin in {"botocore", "boto3"}:
-        return f"AWS: {exc} (run with --debug for details)"
+        return unusable(exc) or f"AWS: {exc} (run with --debug for details)"
     if origin in {"requests", "urllib3"}:
         return f"network: {exc} (run with --debug for details)"
     return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"

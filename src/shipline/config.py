@@ -50,6 +50,7 @@ class Migrate:
 class Wait:
     timeout: float
     poll: float
+    heartbeat: float = 10.0  # seconds between the progress lines of every wait (schema default)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class HealthSettings:
     interval: float
     successes: int
     request_timeout: float
+    heartbeat: float = 10.0  # wait.heartbeat: the health checks are a wait too
 
 
 @dataclass(frozen=True)
@@ -359,12 +361,17 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
         history=raw["history"],
         services=services,
         migrate=migrate,
-        wait=Wait(timeout=float(wait["timeout"]), poll=float(wait["poll"])),
+        wait=Wait(
+            timeout=float(wait["timeout"]),
+            poll=float(wait["poll"]),
+            heartbeat=float(wait["heartbeat"]),
+        ),
         health=HealthSettings(
             timeout=float(health["timeout"]),
             interval=float(health["interval"]),
             successes=int(health["successes"]),
             request_timeout=float(health["request_timeout"]),
+            heartbeat=float(wait["heartbeat"]),
         ),
         rollback=raw.get("rollback", _defaults("environment")["rollback"]),
         migrate_none=raw.get("migrate") == MIGRATE_NONE,

@@ -4,6 +4,8 @@ little, and stops when asked (issue 12, finding 2)."""
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 
 import pytest
@@ -159,3 +161,34 @@ def test_a_proxy_named_by_http_proxy_is_asked_for_the_whole_url(monkeypatch):
         [result] = verify([HealthCheck("web", url, {"status": "ok"})], settings)
     assert result.ok, result.error
     assert proxy.connections[0].request.startswith(b"GET " + url.encode() + b" HTTP/1.1\r\n")
+
+
+def test_a_long_health_wait_prints_each_url_attempts_and_last_answer():
+    """Issue 15, item 3: the checks' heartbeat says how far each URL got, while it waits."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/up"  # closed once this ends
+    settings = HealthSettings(
+        timeout=1.0, interval=0.05, successes=1, request_timeout=0.3, heartbeat=0.25
+    )
+    lines: list[str] = []
+    with hostile_server(answer(503, b"{}")) as failing, hostile_server(silent(5)) as hanging:
+        checks = [
+            HealthCheck("api", refused),
+            HealthCheck("web", failing.url),
+            HealthCheck("worker", hanging.url),
+        ]
+        results = verify(checks, settings, report=lines.append)
+    beats = [line for line in lines if line.startswith("waiting ")]
+    assert 2 <= len(beats) <= 4, lines  # one every 0.25 s of a 1 s wait
+    shape = re.compile(
+        r"waiting [\d.]+s/1s: "
+        rf"api: (?P<api>\d+) attempts?, last connection refused to {re.escape(refused)}; "
+        r"web: (?P<web>\d+) attempts?, last HTTP 503; "
+        r"worker: (?:no answer yet|(?P<worker>\d+) attempts?, last timed out: .*)"
+    )
+    matches = [shape.fullmatch(line) for line in beats]
+    assert all(matches), beats
+    final = {result.service: result.attempts for result in results}
+    for key in ("api", "web"):  # the attempts grow, and never past what the checks made
+        counts = [int(m[key]) for m in matches if m]
+        assert counts == sorted(counts) and counts[-1] <= final[key], (key, beats)

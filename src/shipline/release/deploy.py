@@ -181,7 +181,9 @@ class Deploy:
                 moves = self.preflight()
             except (BotoCoreError, ClientError) as exc:
                 # Nothing has changed yet: an AWS error here is a refusal like any other check.
-                raise PreflightError(f"preflight could not read AWS: {exc}") from exc
+                raise PreflightError(
+                    aws.unusable(exc) or f"preflight could not read AWS: {exc}"
+                ) from exc
         except ShiplineError as exc:
             if self.request.release_id is None:
                 raise
@@ -561,6 +563,7 @@ class Deploy:
             command=settings.command,
             launch=launch_settings(run.description),
             poll=self.environment.wait.poll,
+            heartbeat=self.environment.wait.heartbeat,
             timeout=settings.timeout,
             stop=self.stop,
             report=self.report,
@@ -613,6 +616,7 @@ class Deploy:
             self.environment.cluster,
             targets,
             poll=self.environment.wait.poll,
+            heartbeat=self.environment.wait.heartbeat,
             timeout=self.environment.wait.timeout,
             watch=self.watch,
             stop=self.stop,

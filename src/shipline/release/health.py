@@ -21,11 +21,13 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_any
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shipline.config import HealthSettings, Service
+from shipline.release.heartbeat import Heartbeat, UrlProgress, health_where, heartbeat_line
 from shipline.release.stopping import Interrupted, StopSignal
 
 BODY_LIMIT = 64 * 1024  # bytes of a health body read at most (docs/shipline-yml.md)
@@ -70,13 +72,30 @@ def verify(
     stop: StopSignal | None = None,
     report: Callable[[str], None] = lambda line: None,
 ) -> list[HealthResult]:
-    """Check every URL concurrently; results in the order of `checks`."""
+    """Check every URL concurrently; results in the order of `checks`. Every
+    `settings.heartbeat` seconds a line gives the elapsed time and each URL's attempts so far."""
     checks = list(checks)
     if not checks:
         return []
     stop = stop or StopSignal()
+    progress = [UrlProgress(check.service) for check in checks]
+    pace = Heartbeat(settings.heartbeat)
+
+    def beat() -> None:
+        report(heartbeat_line(pace.elapsed(), settings.timeout, health_where(progress)))
+
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        futures = [pool.submit(_check_one, check, settings, stop, report) for check in checks]
+        futures = [
+            pool.submit(_check_one, check, settings, stop, report, url)
+            for check, url in zip(checks, progress, strict=True)
+        ]
+        unfinished = set(futures)
+        while unfinished:
+            _, unfinished = wait_for_any(
+                unfinished, timeout=max(0.0, pace.next_at() - pace.clock())
+            )
+            if unfinished:
+                pace.beat(beat)
         results = [future.result() for future in futures]
     stop.check()  # a check cut short by a stop request is not a verdict
     return results
@@ -87,6 +106,7 @@ def _check_one(
     settings: HealthSettings,
     stop: StopSignal,
     report: Callable[[str], None],
+    progress: UrlProgress,
 ) -> HealthResult:
     deadline = time.monotonic() + settings.timeout
     in_a_row = attempts = 0
@@ -98,9 +118,11 @@ def _check_one(
             break
         attempts += 1
         status, error = probe(check, min(settings.request_timeout, remaining), stop)
+        progress.attempts, progress.last = attempts, error or f"HTTP {status}"
         if error is None and status is not None and 200 <= status < 300:
             in_a_row += 1
             if in_a_row >= settings.successes:
+                progress.healthy = True
                 report(f"{check.service}: healthy ({check.url} answered {status} x{in_a_row})")
                 return HealthResult(check.service, check.url, True, status, attempts)
         else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shipline.aws import short_name
+from shipline.release.heartbeat import HEARTBEAT_SECONDS, Heartbeat, heartbeat_line, migration_where
 from shipline.release.stopping import Interrupted, StopSignal
 from shipline.sensitive import mask_text
 
@@ -77,11 +78,13 @@ def run_migration(
     timeout: float,
     stop: StopSignal | None = None,
     report: Callable[[str], None] = lambda line: None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> MigrationResult:
     """Run the migration task and wait for it; a failure is a result, not an exception.
 
     `task_definition` is the described task definition (its ARN is run; its container's log
-    configuration says where the log tail is). On the timeout the task is stopped.
+    configuration says where the log tail is). On the timeout the task is stopped. Every
+    `heartbeat` seconds a line gives the elapsed time and the task's last status.
     """
     stop = stop or StopSignal()
     arn = task_definition["taskDefinitionArn"]
@@ -106,10 +109,16 @@ def run_migration(
     report(f"migration task {short_name(task_arn)} started: {' '.join(command)}")
     deadline = time.monotonic() + timeout
     last_status = None
+    pace = Heartbeat(heartbeat)
+
+    def beat() -> None:
+        where = migration_where(short_name(task_arn), last_status)
+        report(heartbeat_line(pace.elapsed(), timeout, where))
+
     while True:
         # A task does not stop the moment it starts: look after one interval, not before.
         try:
-            stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+            pace.pause(stop.sleep, max(0.0, min(poll, deadline - time.monotonic())), beat)
         except Interrupted as exc:
             task_id = short_name(task_arn)
             raise Interrupted(
@@ -123,6 +132,7 @@ def run_migration(
             report(f"migration task: {last_status}")
         if last_status == "STOPPED":
             break
+        pace.beat(beat)
         if time.monotonic() >= deadline:
             reason = f"the migration did not stop within {timeout:g}s; shipline stopped it"
             ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
@@ -295,6 +305,7 @@ def migrate(
                 command=settings.command,
                 launch=launch_settings(description),
                 poll=environment.wait.poll,
+                heartbeat=environment.wait.heartbeat,
                 timeout=settings.timeout,
                 stop=stop,
                 report=report,

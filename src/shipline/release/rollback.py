@@ -333,6 +333,7 @@ def _move_wait_verify(
                 environment.cluster,
                 targets,
                 poll=environment.wait.poll,
+                heartbeat=environment.wait.heartbeat,
                 timeout=environment.wait.timeout,
                 watch=watch,
                 stop=stop,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from shipline.aws import DESCRIBE_BATCH, short_name
+from shipline.release.heartbeat import HEARTBEAT_SECONDS, Heartbeat, heartbeat_line, rollout_where
 from shipline.release.stopping import StopSignal
 
 # Where one service's rollout stands (printed in every progress line).
@@ -42,6 +43,7 @@ class Outcome:
     running: int | None = None
     desired: int | None = None
     task_definition: str | None = None  # what the service's primary deployment runs
+    deployment: str | None = None  # that deployment's rolloutState (IN_PROGRESS, COMPLETED...)
 
     @property
     def done(self) -> bool:
@@ -89,6 +91,7 @@ def classify(
             target.get("runningCount"),
             target.get("desiredCount"),
             primary_td,
+            "FAILED",
         )
     if primary_td != expected_task_definition:
         primary_created = (primary or {}).get("createdAt")
@@ -99,6 +102,7 @@ def classify(
                 (primary or {}).get("runningCount"),
                 (primary or {}).get("desiredCount"),
                 primary_td,
+                "not listed yet",
             )
         return Outcome(
             FAILED,
@@ -107,6 +111,7 @@ def classify(
             (primary or {}).get("runningCount"),
             (primary or {}).get("desiredCount"),
             primary_td,
+            (primary or {}).get("rolloutState"),
         )
     deployment = primary or {}
     running = deployment.get("runningCount", description.get("runningCount"))
@@ -116,15 +121,14 @@ def classify(
     completed = rollout_state == "COMPLETED" or (rollout_state is None and len(deployments) <= 1)
     counts = f"{running}/{desired} running"
     if completed and running == desired:
-        return Outcome(SUCCEEDED, f"COMPLETED, {counts}", running, desired, primary_td)
+        return Outcome(SUCCEEDED, f"COMPLETED, {counts}", running, desired, primary_td, "COMPLETED")
     pending = deployment.get("pendingCount") or 0
     failed_tasks = deployment.get("failedTasks") or 0
     extra = (f", {pending} pending" if pending else "") + (
         f", {failed_tasks} failed tasks" if failed_tasks else ""
     )
-    return Outcome(
-        WAITING, f"{rollout_state or 'IN_PROGRESS'}, {counts}{extra}", running, desired, primary_td
-    )
+    state = rollout_state or "IN_PROGRESS"
+    return Outcome(WAITING, f"{state}, {counts}{extra}", running, desired, primary_td, state)
 
 
 def update_services(
@@ -190,20 +194,29 @@ def wait_for_services(
     report: Callable[[str], None] = lambda line: None,
     watch: Watch | None = None,
     fail_fast: bool = True,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> dict[str, Outcome]:
     """Poll until every target succeeded or failed, or the timeout; key -> Outcome.
 
     With `fail_fast`, the wait ends at the first failure (the release is one unit and is
     rolled back as a whole); services still rolling then keep their last, unfinished outcome.
+    Every `heartbeat` seconds a line gives the elapsed time and every service's figures.
     """
     stop = stop or StopSignal()
     watch = watch or Watch()
+    targets = list(targets)
     pending = {target.key: target for target in targets}
     outcomes: dict[str, Outcome] = {}
     deadline = time.monotonic() + timeout
+    pace = Heartbeat(heartbeat)
+
+    def beat() -> None:
+        where = rollout_where((t.key for t in targets), outcomes)
+        report(heartbeat_line(pace.elapsed(), timeout, where))
+
     while pending:
         # No deployment finishes the moment it starts: look after one interval, not before.
-        stop.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+        pace.pause(stop.sleep, max(0.0, min(poll, deadline - time.monotonic())), beat)
         batch = list(pending.values())
         watch.polls += 1
         for start in range(0, len(batch), DESCRIBE_BATCH):
@@ -230,6 +243,7 @@ def wait_for_services(
             break
         if fail_fast and any(o.state == FAILED for o in outcomes.values()):
             break
+        pace.beat(beat)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             for key in pending:
@@ -240,6 +254,7 @@ def wait_for_services(
                     last.running,
                     last.desired,
                     last.task_definition,
+                    last.deployment,
                 )
                 report(f"{key} ({pending[key].service}): failed: {outcomes[key].detail}")
             break
@@ -296,6 +311,7 @@ def roll(
     report: Callable[[str], None],
     fail_fast: bool,
     before_change: Callable[[], None] = lambda: None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> Rolled:
     """The one update-and-wait of every release: UpdateService for every target at once, then
     wait on all of them together (see `wait_for_services`).
@@ -325,5 +341,6 @@ def roll(
         report=report,
         watch=watch,
         fail_fast=fail_fast,
+        heartbeat=heartbeat,
     )
     return Rolled(updated, {}, outcomes)

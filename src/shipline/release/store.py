@@ -163,18 +163,21 @@ class History:
         """Raise PreflightError unless the history location can be listed."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from shipline.aws import unusable
+
         try:
             self._store.s3.list_objects_v2(
                 Bucket=self._store.bucket, Prefix=self._store.prefix, MaxKeys=1
             )
         except ClientError as exc:
             message = exc.response.get("Error", {}).get("Message") or _error_code(exc)
+            why = f"{_error_code(exc)}: {message}"
             raise PreflightError(
-                f"release history {self.location} is not reachable: {_error_code(exc)}: {message}"
+                unusable(exc) or f"release history {self.location} is not reachable: {why}"
             ) from exc
         except BotoCoreError as exc:
             raise PreflightError(
-                f"release history {self.location} is not reachable: {exc}"
+                unusable(exc) or f"release history {self.location} is not reachable: {exc}"
             ) from exc
 
     def create(self, record: ReleaseRecord) -> str:
