@@ -52,7 +52,8 @@ def retry_settings(environ: Mapping[str, str] = os.environ) -> _RetryDict:
     if not (attempts.isascii() and attempts.isdigit() and int(attempts) >= 1):
         raise UsageError(f"SHIPLINE_AWS_MAX_ATTEMPTS {attempts!r} is not a whole number >= 1")
     if _is_retry_mode(mode):
-        return {"mode": mode, "max_attempts": int(attempts)}
+        # total_max_attempts counts the first call too; botocore's max_attempts counts retries.
+        return {"mode": mode, "total_max_attempts": int(attempts)}
     raise UsageError(f"SHIPLINE_AWS_RETRY_MODE {mode!r} is not one of: {', '.join(RETRY_MODES)}")
 
 

@@ -36,11 +36,11 @@ def fresh_clients(monkeypatch):
 @pytest.mark.parametrize("mode", ["legacy", "standard", "adaptive"])
 def test_every_botocore_retry_mode_is_taken(mode):
     settings = aws.retry_settings({"SHIPLINE_AWS_RETRY_MODE": mode})
-    assert settings == {"mode": mode, "max_attempts": aws.MAX_ATTEMPTS}
+    assert settings == {"mode": mode, "total_max_attempts": aws.MAX_ATTEMPTS}
 
 
 def test_without_the_variables_the_release_retries_adaptively_12_times():
-    assert aws.retry_settings({}) == {"mode": "adaptive", "max_attempts": 12}
+    assert aws.retry_settings({}) == {"mode": "adaptive", "total_max_attempts": 12}
 
 
 @pytest.mark.parametrize("mode", ["bogus", "Adaptive", ""])

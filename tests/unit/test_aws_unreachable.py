@@ -201,9 +201,9 @@ def test_once_the_endpoint_answered_a_lost_connection_gets_the_retry_modes_attem
             ecs.list_clusters()
         connections = len(server.connections)
     assert "closed without an answer" in (aws.unusable(lost.value) or "")
-    # The answered call, then the first attempt and its three retries: `max_attempts` in a
-    # botocore Config counts the retries, not the first attempt (botocore's Config docs).
-    assert connections == 1 + 1 + 3
+    # The answered call, then three attempts in all: SHIPLINE_AWS_MAX_ATTEMPTS counts the first
+    # attempt too (botocore's `total_max_attempts`, its Config docs).
+    assert connections == 1 + 3
 
 
 def test_an_unreachable_proxy_is_named_without_its_password(config, capsys, monkeypatch):
