@@ -1,0 +1,128 @@
+"""`shipline insights -e ENV [--since 30d]`: the four delivery figures, week by week."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from shipline import console, github
+from shipline.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from shipline.release.insights import Figures, Insights
+
+HELP = "the four delivery figures (DORA) of an environment, week by week, from its releases"
+
+COLUMNS = (
+    "WEEK",
+    "DEPLOYS",
+    "PER DAY",
+    "LEAD TIME",
+    "NO COMMIT",
+    "FAILED",
+    "CFR",
+    "RESTORE",
+    "OPEN",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    parser.add_argument(
+        "--since",
+        default="30d",
+        metavar="WHEN",
+        help="start of the window: days or weeks back (30d, 8w) or a date (2026-11-01); "
+        "default 30d",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from shipline.config import USES_HISTORY, load_environment
+    from shipline.release import insights
+    from shipline.release.history import History
+
+    now = datetime.now(UTC)
+    since = insights.window_start(args.since, now)
+    environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
+    history = History(environment)
+    clock = time.monotonic()
+    records = history.list()
+    seconds = time.monotonic() - clock
+    for skipped in history.unreadable:
+        console.info(f"warning: skipped {skipped.uri}: it {skipped.reason}")
+        github.warning(f"skipped {skipped.uri}: it {skipped.reason}", title="shipline insights")
+    console.info(f"read {len(records)} release records of {environment.name} in {seconds:.2f}s")
+    result = insights.compute(environment.name, records, since, now)
+    if args.json:
+        document = result.to_json()
+        document["read"] = {
+            "records": len(records),
+            "unreadable": len(history.unreadable),
+            "seconds": round(seconds, 3),
+        }
+        console.emit_json(document)
+    else:
+        sys.stdout.write(render(result))
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def human_seconds(seconds: float | None) -> str:
+    """`45s`, `12m03s`, `3h05m`, `2d04h`; `-` for no value."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def row(label: str, figures: Figures) -> list[str]:
+    rate = figures.change_failure_rate
+    return [
+        label,
+        str(figures.deployments),
+        f"{figures.deployments_per_day:.2f}",
+        f"{human_seconds(figures.lead_time_median)} ({len(figures.lead_times)})",
+        str(figures.without_commit),
+        f"{figures.failures}/{figures.attempts}",
+        "-" if rate is None else f"{rate:.0%}",
+        f"{human_seconds(figures.restore_median)} ({len(figures.restore_times)})",
+        str(figures.unrestored),
+    ]
+
+
+def render(result: Insights) -> str:
+    """The table: one row per week and one for the whole window, then what the columns mean."""
+    total = result.total
+    rows = [row(f"{week.start:%Y-%m-%d}", week) for week in result.weeks]
+    rows.append(row("all", total))
+    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) for i in range(len(COLUMNS))]
+    lines = [
+        f"{result.environment}: {len(result.releases)} releases from "
+        f"{total.start:%Y-%m-%d %H:%MZ} to {total.end:%Y-%m-%d %H:%MZ}",
+        "",
+    ]
+    for cells in [list(COLUMNS), *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    lines += [
+        "",
+        "DEPLOYS: deploys that succeeded; LEAD TIME: median commit -> deployed (deploys with a "
+        "commit time); NO COMMIT: deploys whose record has no commit time; FAILED: failures / "
+        "attempts; CFR: change failure rate; RESTORE: median time to restore (incidents "
+        "restored); OPEN: incidents not restored. Definitions: docs/insights.md",
+    ]
+    if total.without_commit:
+        lines.append(
+            f"note: {total.without_commit} of {total.deployments} deploys have no commit time "
+            "in their record: lead time leaves them out"
+        )
+    return "\n".join(lines) + "\n"

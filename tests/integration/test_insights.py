@@ -1,0 +1,105 @@
+"""Records carry the commit and the phases; `shipline insights` reads them back, over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from shipline.release.records import parse_timestamp, utc_timestamp
+from support.deploy_support import records, run_cli, write_config
+
+SHA_V2 = "2" * 40
+SHA_V3 = "3" * 40
+DEPLOY_PHASES = [
+    "preflight",
+    "lock and record",
+    "register task definitions",
+    "migrate",
+    "roll out",
+    "verify",
+]
+
+
+@pytest.fixture
+def config(tmp_path, environment):
+    return write_config(tmp_path, environment)
+
+
+def deploy(capsys, config, environment, tag, sha, committed_at, monkeypatch):
+    monkeypatch.setenv("SHIPLINE_COMMIT_SHA", sha)
+    monkeypatch.setenv("SHIPLINE_COMMITTED_AT", committed_at)
+    images = [f"{key}={environment.image(key, tag)}" for key in ("api", "web")]
+    argv = ["deploy", "--config", str(config), "-e", "sim"]
+    return run_cli(capsys, *argv, *[arg for image in images for arg in ("--image", image)])
+
+
+def test_records_carry_commit_and_phases_and_insights_count_the_rolled_back_deploy(
+    capsys, sandbox, environment, config, monkeypatch
+):
+    s3 = sandbox.client("s3")
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    # git's %cI form, with an offset: the record keeps it in UTC.
+    committed = an_hour_ago.astimezone(UTC).replace(microsecond=0)
+    with_offset = committed.astimezone(timezone(timedelta(hours=2))).isoformat()
+
+    assert deploy(capsys, config, environment, "v2", SHA_V2, with_offset, monkeypatch).code == 0
+    assert deploy(capsys, config, environment, "v3", SHA_V3, with_offset, monkeypatch).code == 0
+    monkeypatch.delenv("SHIPLINE_COMMIT_SHA")
+    monkeypatch.delenv("SHIPLINE_COMMITTED_AT")
+    rolled = run_cli(capsys, "rollback", "--config", str(config), "-e", "sim")
+    assert rolled.code == 0, rolled.err
+
+    v2, v3, rollback = records(environment, s3)
+    assert v2["commit"] == {"sha": SHA_V2, "committed_at": utc_timestamp(committed)}
+    assert [phase["name"] for phase in v2["phases"]] == DEPLOY_PHASES
+    # In the order they ran (the preflight runs before the record exists: it starts earlier).
+    starts = [parse_timestamp(phase["started_at"]) for phase in v2["phases"]]
+    assert starts == sorted(starts)
+    assert all(phase["seconds"] >= 0 for phase in v2["phases"])
+    # The rollback runs v2's images again: it carries v2's commit, and times its own phases.
+    assert rollback["rolled_back_to"] == v2["release_id"]
+    assert rollback["commit"] == v2["commit"]
+    assert [phase["name"] for phase in rollback["phases"]] == [
+        "register task definitions",
+        "roll out",
+        "verify",
+    ]
+
+    ran = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--json")
+    assert ran.code == 0, ran.err
+    document = ran.json()
+    total = document["total"]
+    assert (document["read"]["records"], document["read"]["unreadable"]) == (3, 0)
+    assert isinstance(document["read"]["seconds"], float)
+    assert total["deployment_frequency"]["deployments"] == 2
+    # v3 was rolled back from by hand: a failure, and the rollback restored service.
+    assert total["change_failure_rate"] == {"rate": 0.5, "failures": 1, "attempts": 2}
+    assert total["time_to_restore"]["restored"] == 1
+    assert document["incidents"][0]["failed_release"] == v3["release_id"]
+    assert document["incidents"][0]["restored_by"] == rollback["release_id"]
+    assert total["lead_time"]["deployments_with_commit"] == 2
+    assert total["lead_time"]["median_seconds"] >= 3600
+    assert "read 3 release records of sim in" in ran.err
+
+    table = run_cli(capsys, "insights", "--config", str(config), "-e", "sim")
+    assert table.code == 0
+    assert table.out.splitlines()[2].split()[:3] == ["WEEK", "DEPLOYS", "PER"]
+    assert table.out.splitlines()[-1].startswith("DEPLOYS:")
+    last_row = [line for line in table.out.splitlines() if line.startswith("all ")]
+    assert last_row[0].split()[1] == "2"
+
+
+def test_a_bad_commit_variable_refuses_the_deploy_before_any_change(
+    capsys, sandbox, environment, config, monkeypatch
+):
+    ran = deploy(capsys, config, environment, "v2", "not-a-sha", "", monkeypatch)
+    assert ran.code == 2
+    assert "SHIPLINE_COMMIT_SHA" in ran.err
+    assert records(environment, sandbox.client("s3")) == []
+
+
+def test_insights_refuses_a_bad_window_with_exit_2(capsys, sandbox, environment, config):
+    ran = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--since", "soon")
+    assert ran.code == 2
+    assert "--since soon" in ran.err
