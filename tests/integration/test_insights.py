@@ -80,7 +80,7 @@ def test_records_carry_commit_and_phases_and_insights_count_the_rolled_back_depl
     assert document["incidents"][0]["restored_by"] == rollback["release_id"]
     assert total["lead_time"]["deployments_with_commit"] == 2
     assert total["lead_time"]["median_seconds"] >= 3600
-    assert "read 3 release records of sim in" in ran.err
+    assert "read 3 of the 3 release records of sim in" in ran.err
 
     table = run_cli(capsys, "insights", "--config", str(config), "-e", "sim")
     assert table.code == 0
@@ -103,3 +103,74 @@ def test_insights_refuses_a_bad_window_with_exit_2(capsys, sandbox, environment,
     ran = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--since", "soon")
     assert ran.code == 2
     assert "--since soon" in ran.err
+
+
+# --- reading only what the window needs ------------------------------------------------------
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:{}"
+
+
+def daily_history(statuses: dict[int, str], rollbacks: dict[int, int], days: int = 100):
+    """One deploy a day for `days` days up to NOW (day 0 the oldest); `statuses` overrides a
+    day's status, `rollbacks` makes a day a manual rollback to another day's deploy."""
+    from shipline.release.records import ReleaseRecord, ServiceRecord, new_release_id
+
+    made: list[ReleaseRecord] = []
+    for day in range(days):
+        started = NOW - timedelta(days=days - day)
+        rollback = rollbacks.get(day)
+        record = ReleaseRecord(
+            release_id=new_release_id(started),
+            environment="sim",
+            kind="rollback" if rollback is not None else "deploy",
+            started_at=utc_timestamp(started),
+            rolled_back_to=made[rollback].release_id if rollback is not None else None,
+            services={"api": ServiceRecord("app-api", TD.format(day + 1), TD.format(day + 1), 1)},
+        )
+        status = statuses.get(day, "succeeded")
+        record.finish(
+            status,
+            None if status == "succeeded" else "unhealthy",  # type: ignore[arg-type]
+            now=started + timedelta(minutes=5),
+        )
+        made.append(record)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("statuses", "rollbacks"),
+    [
+        # An incident begun on day 60, long before the window (day 75 on): stopped releases
+        # only until a failure inside the window, which belongs to that incident.
+        ({60: "failed", **{day: "interrupted" for day in range(61, 76)}, 76: "rolled_back"}, {}),
+        # A rollback in the window back to day 20: it abandons every deploy since.
+        ({}, {90: 20}),
+        # Only failures in the window, and the history before it all failures too.
+        ({day: "failed" for day in range(40, 100)}, {}),
+        # Nothing but failures.
+        ({day: "failed" for day in range(100)}, {}),
+    ],
+    ids=["incident-begun-before", "rollback-far-back", "failing-since-long", "only-failures"],
+)
+def test_the_window_reads_fewer_records_and_gives_the_figures_of_the_whole_history(
+    sandbox, environment, tmp_path, statuses, rollbacks
+):
+    from shipline.config import load_environment
+    from shipline.release import insights
+    from shipline.release.history import History
+
+    config = write_config(tmp_path, environment)
+    history = History(load_environment(str(config), "sim"))
+    made = daily_history(statuses, rollbacks)
+    for record in made:
+        history.create(record)
+    since = NOW - timedelta(days=25)
+
+    read = insights.read_history(history, since)
+
+    whole = insights.compute("sim", made, since, NOW).to_json()
+    assert insights.compute("sim", read.records, since, NOW).to_json() == whole
+    assert read.listed == 100
+    if statuses.get(0) != "failed":  # a history of failures only is read back to its start
+        assert len(read.records) < 100

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -48,21 +47,22 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since = insights.window_start(args.since, now)
     environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
-    history = History(environment)
-    clock = time.monotonic()
-    records = history.list()
-    seconds = time.monotonic() - clock
-    for skipped in history.unreadable:
+    read = insights.read_history(History(environment), since)
+    for skipped in read.unreadable:
         console.info(f"warning: skipped {skipped.uri}: it {skipped.reason}")
         github.warning(f"skipped {skipped.uri}: it {skipped.reason}", title="shipline insights")
-    console.info(f"read {len(records)} release records of {environment.name} in {seconds:.2f}s")
-    result = insights.compute(environment.name, records, since, now)
+    console.info(
+        f"read {len(read.records)} of the {read.listed} release records of {environment.name} "
+        f"in {read.seconds:.2f}s"
+    )
+    result = insights.compute(environment.name, read.records, since, now)
     if args.json:
         document = result.to_json()
         document["read"] = {
-            "records": len(records),
-            "unreadable": len(history.unreadable),
-            "seconds": round(seconds, 3),
+            "listed": read.listed,
+            "records": len(read.records),
+            "unreadable": len(read.unreadable),
+            "seconds": round(read.seconds, 3),
         }
         console.emit_json(document)
     else:

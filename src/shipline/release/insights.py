@@ -13,18 +13,20 @@ The definitions (docs/insights.md says the same, for people):
   end of the deployment; deployments whose record has no commit time are counted apart.
 
 A release counts where it ended (`finished_at`); releases still in_progress count nowhere. The
-history is replayed whole (abandoned releases and open incidents need what came before), and
-the figures cover the window [since, until), week by week (weeks start Monday 00:00 UTC).
+figures cover the window [since, until), week by week (weeks start Monday 00:00 UTC). They need
+some history before the window (`read_history` says how much): the releases rollbacks returned
+to, and enough to know whether a failure in the window began a new incident.
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipline.errors import UsageError
 from shipline.release.records import (
@@ -34,6 +36,9 @@ from shipline.release.records import (
     replay,
     utc_timestamp,
 )
+
+if TYPE_CHECKING:
+    from shipline.release.history import History, Unreadable
 
 FAILED_STATUSES = frozenset({"failed", "rolled_back", "rollback_failed"})
 # `promote` (issue 16) will count as a deployment when it exists: it changes what runs.
@@ -284,6 +289,80 @@ def compute(
         weeks=weeks,
         incidents=[i for i in all_incidents if since <= i.started_at < until],
         releases=[r for r in ordered if (t := ended_at(r)) is not None and since <= t < until],
+    )
+
+
+# A release that started this long before the window may still have ended in it (the lock of
+# the slowest release lasts hours, not a day).
+STARTED_BEFORE_WINDOW = timedelta(days=1)
+# Releases read at a time when the history before the window is needed.
+CONTEXT_CHUNK = 32
+_ID_TIME = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass
+class HistoryRead:
+    """What `read_history` read: the records, what it skipped, how long it took."""
+
+    records: list[ReleaseRecord]
+    unreadable: list[Unreadable]
+    listed: int  # release ids in the history
+    seconds: float
+
+
+def id_time(release_id: str) -> datetime:
+    """When a release started, from its id (ids sort by time)."""
+    return datetime.strptime(release_id.split("-", 1)[0], _ID_TIME).replace(tzinfo=UTC)
+
+
+def settled(suffix: list[ReleaseRecord], targets: list[ReleaseRecord], since: datetime) -> bool:
+    """True when `suffix` (the newest releases, with the rollback targets they name) reaches
+    back far enough: no failure that ended in the window comes before the first release of the
+    suffix that restored service, so none of them can belong to an incident begun earlier."""
+    failed = failures([*suffix, *targets])
+    for record in chronological(suffix):
+        if restores_service(record, failed):
+            return True
+        finished = ended_at(record)
+        if record.release_id in failed and finished is not None and finished >= since:
+            return False
+    return True
+
+
+def read_history(history: History, since: datetime) -> HistoryRead:
+    """The records the figures from `since` need, with one listing and parallel reads: the
+    releases from the day before the window on, older ones a chunk at a time until they are
+    enough (see `settled`), and the releases their rollbacks returned to."""
+    clock = time.monotonic()
+    ids = sorted(history.release_ids())
+    start = next(
+        (i for i, rid in enumerate(ids) if id_time(rid) >= since - STARTED_BEFORE_WINDOW), len(ids)
+    )
+    unreadable: list[Unreadable] = []
+
+    asked: set[str] = set()
+
+    def read(chosen: list[str]) -> list[ReleaseRecord]:
+        asked.update(chosen)
+        found = history.read(chosen)
+        unreadable.extend(history.unreadable)
+        return found
+
+    position = {release_id: index for index, release_id in enumerate(ids)}
+    suffix = read(ids[start:])
+    targets: list[ReleaseRecord] = []
+    while True:
+        wanted = {r.rolled_back_to for r in suffix if r.rolled_back_to} - asked
+        targets += read(sorted(rid for rid in wanted if rid in position))
+        if start == 0 or settled(suffix, targets, since):
+            break
+        older = max(start - CONTEXT_CHUNK, 0)
+        suffix += read([rid for rid in ids[older:start] if rid not in asked])
+        suffix += [record for record in targets if position[record.release_id] >= older]
+        targets = [record for record in targets if position[record.release_id] < older]
+        start = older
+    return HistoryRead(
+        chronological([*suffix, *targets]), unreadable, len(ids), time.monotonic() - clock
     )
 
 
