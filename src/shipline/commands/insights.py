@@ -27,6 +27,13 @@ COLUMNS = (
     "OPEN",
 )
 
+LEGEND = (
+    "DEPLOYS: deploys that succeeded (PER DAY: on average); LEAD TIME: median time from commit",
+    "to deployed (deploys with a commit time); NO COMMIT: deploys without one; FAILED: failures",
+    "/ attempts; CFR: change failure rate; RESTORE: median time to restore (incidents restored);",
+    "OPEN: incidents not restored yet. Definitions: docs/insights.md",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
@@ -113,13 +120,7 @@ def render(result: Insights) -> str:
     ]
     for cells in [list(COLUMNS), *rows]:
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    lines += [
-        "",
-        "DEPLOYS: deploys that succeeded; LEAD TIME: median commit -> deployed (deploys with a "
-        "commit time); NO COMMIT: deploys whose record has no commit time; FAILED: failures / "
-        "attempts; CFR: change failure rate; RESTORE: median time to restore (incidents "
-        "restored); OPEN: incidents not restored. Definitions: docs/insights.md",
-    ]
+    lines += ["", *LEGEND]
     if total.without_commit:
         lines.append(
             f"note: {total.without_commit} of {total.deployments} deploys have no commit time "
