@@ -82,8 +82,11 @@ def test_records_carry_commit_and_phases_and_insights_count_the_rolled_back_depl
     assert total["lead_time"]["median_seconds"] >= 3600
     assert "read 3 of the 3 release records of sim in" in ran.err
 
-    table = run_cli(capsys, "insights", "--config", str(config), "-e", "sim")
+    report = config.parent / "report.html"
+    table = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--html", str(report))
     assert table.code == 0
+    assert report.read_text(encoding="utf-8").count('<circle class="release"') == 3
+    assert "slowest phase: " in table.out
     assert table.out.splitlines()[2].split()[:3] == ["WEEK", "DEPLOYS", "PER"]
     assert "DEPLOYS: deploys that succeeded" in table.out
     last_row = [line for line in table.out.splitlines() if line.startswith("all ")]
@@ -99,10 +102,19 @@ def test_a_bad_commit_variable_refuses_the_deploy_before_any_change(
     assert records(environment, sandbox.client("s3")) == []
 
 
-def test_insights_refuses_a_bad_window_with_exit_2(capsys, sandbox, environment, config):
-    ran = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--since", "soon")
+@pytest.mark.parametrize(
+    ("option", "reason"),
+    [(("--since", "soon"), "--since soon"), (("--html", "/no/such/dir/r.html"), "no directory")],
+)
+def test_insights_refuses_bad_input_with_exit_2_before_reading(
+    capsys, sandbox, environment, config, option, reason
+):
+    sandbox.reset_calls()
+    ran = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", *option)
     assert ran.code == 2
-    assert "--since soon" in ran.err
+    assert reason in ran.err
+    assert len(ran.err.strip().splitlines()) == 1
+    assert not any(name.startswith("s3.") for name in sandbox.calls())
 
 
 # --- reading only what the window needs ------------------------------------------------------

@@ -1,14 +1,15 @@
-"""`shipline insights -e ENV [--since 30d]`: the four delivery figures, week by week."""
+"""`shipline insights -e ENV [--since 30d] [--html FILE]`: the delivery figures, by week."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipline import console, github
-from shipline.errors import EXIT_OK
+from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from shipline.release.insights import Figures, Insights
@@ -44,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start of the window: days or weeks back (30d, 8w) or a date (2026-11-01); "
         "default 30d",
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the figures as one self-contained HTML page (charts inline, no network)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     now = datetime.now(UTC)
     since = insights.window_start(args.since, now)
+    html_file = Path(args.html) if args.html else None
+    if html_file is not None and not html_file.parent.is_dir():
+        raise UsageError(f"--html {args.html}: no directory {html_file.parent}")
     environment = load_environment(args.config, args.environment, uses=USES_HISTORY)
     read = insights.read_history(History(environment), since)
     for skipped in read.unreadable:
@@ -63,6 +72,14 @@ def run(args: argparse.Namespace) -> int:
         f"in {read.seconds:.2f}s"
     )
     result = insights.compute(environment.name, read.records, since, now)
+    if html_file is not None:
+        from shipline.release.insights_html import render_html
+
+        try:
+            html_file.write_text(render_html(result, now), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--html {args.html}: cannot write it: {exc.strerror}") from None
+        console.info(f"wrote {html_file}")
     if args.json:
         document = result.to_json()
         document["read"] = {
@@ -78,21 +95,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def human_seconds(seconds: float | None) -> str:
-    """`45s`, `12m03s`, `3h05m`, `2d04h`; `-` for no value."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
 def row(label: str, figures: Figures) -> list[str]:
+    from shipline.release.insights import human_seconds
+
     rate = figures.change_failure_rate
     return [
         label,
@@ -109,6 +114,8 @@ def row(label: str, figures: Figures) -> list[str]:
 
 def render(result: Insights) -> str:
     """The table: one row per week and one for the whole window, then what the columns mean."""
+    from shipline.release.insights import human_seconds, slowest_phase
+
     total = result.total
     rows = [row(f"{week.start:%Y-%m-%d}", week) for week in result.weeks]
     rows.append(row("all", total))
@@ -121,6 +128,12 @@ def render(result: Insights) -> str:
     for cells in [list(COLUMNS), *rows]:
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     lines += ["", *LEGEND]
+    slowest = slowest_phase(result.phases)
+    if slowest is not None:
+        lines.append(
+            f"slowest phase: {slowest.name} (median {human_seconds(slowest.median)} over "
+            f"{len(slowest.seconds)} releases)"
+        )
     if total.without_commit:
         lines.append(
             f"note: {total.without_commit} of {total.deployments} deploys have no commit time "

@@ -217,6 +217,44 @@ class Figures:
 
 
 @dataclass(frozen=True)
+class PhaseTimes:
+    """How long one phase took, over the releases of the window that recorded it."""
+
+    name: str
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "releases": len(self.seconds),
+            "median_seconds": self.median,
+            "max_seconds": max(self.seconds),
+        }
+
+
+def phase_times(records: Iterable[ReleaseRecord]) -> list[PhaseTimes]:
+    """Each phase's durations, phases in the order they first ran; a phase run twice in one
+    release (none does today) counts as its total."""
+    totals: dict[str, list[float]] = {}
+    for record in records:
+        per_release: dict[str, float] = {}
+        for phase in record.phases:
+            per_release[phase.name] = per_release.get(phase.name, 0.0) + phase.seconds
+        for name, seconds in per_release.items():
+            totals.setdefault(name, []).append(seconds)
+    return [PhaseTimes(name, tuple(seconds)) for name, seconds in totals.items()]
+
+
+def slowest_phase(phases: Iterable[PhaseTimes]) -> PhaseTimes | None:
+    """The phase with the longest median (the one to look at first)."""
+    return max(phases, key=lambda phase: phase.median, default=None)
+
+
+@dataclass(frozen=True)
 class Insights:
     environment: str
     total: Figures
@@ -233,7 +271,13 @@ class Insights:
             "total": self.total.to_json(),
             "weeks": [week.to_json() for week in self.weeks],
             "incidents": [incident.to_json() for incident in self.incidents],
+            "phases": [phase.to_json() for phase in self.phases],
+            "slowest_phase": slowest.name if (slowest := slowest_phase(self.phases)) else None,
         }
+
+    @property
+    def phases(self) -> list[PhaseTimes]:
+        return phase_times(self.releases)
 
 
 def figures(
@@ -364,6 +408,20 @@ def read_history(history: History, since: datetime) -> HistoryRead:
     return HistoryRead(
         chronological([*suffix, *targets]), unreadable, len(ids), time.monotonic() - clock
     )
+
+
+def human_seconds(seconds: float | None) -> str:
+    """`45s`, `12m03s`, `3h05m`, `2d04h`; `-` for no value."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def _seconds(earlier: str, later: str) -> float:
