@@ -115,6 +115,23 @@ def test_deploy_runs_terraform_and_the_release_in_two_jobs_in_order():
     assert uses_name(deploy_steps[-1]) == "" and deploy_steps[-1]["if"] == "always()"  # outcome
 
 
+def test_the_delivery_figures_follow_every_release_and_never_change_its_result():
+    """After the deploy and its clean-up (docs/insights.md): `shipline insights` writes the job
+    summary and the HTML report, which is attached as an artifact; a failure of either is only
+    reported (continue-on-error), so a release's result is its own."""
+    steps = steps_of(workflow("deploy.yml")["jobs"]["deploy"])
+    by_id = {step.get("id"): index for index, step in enumerate(steps)}
+    figures = steps[by_id["insights"]]
+    assert by_id["end-session"] < by_id["insights"] < len(steps) - 1
+    assert figures["continue-on-error"] is True
+    assert figures["if"] == "${{ !cancelled() }}"
+    assert "shipline insights" in figures["run"] and '--html "${REPORT}"' in figures["run"]
+    [attach] = [s for s in steps if uses_name(s) == "actions/upload-artifact"]
+    assert attach["continue-on-error"] is True
+    assert "steps.insights.outcome == 'success'" in attach["if"]
+    assert attach["with"]["path"] == figures["env"]["REPORT"]
+
+
 def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
     jobs = workflow("deploy.yml")["jobs"]
     terraform = {step.get("id"): step for step in steps_of(jobs["terraform"])}["terraform"]

@@ -83,10 +83,17 @@ def test_records_carry_commit_and_phases_and_insights_count_the_rolled_back_depl
     assert "read 3 of the 3 release records of sim in" in ran.err
 
     report = config.parent / "report.html"
+    summary = config.parent / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     table = run_cli(capsys, "insights", "--config", str(config), "-e", "sim", "--html", str(report))
     assert table.code == 0
     assert report.read_text(encoding="utf-8").count('<circle class="release"') == 3
     assert "slowest phase: " in table.out
+    # In Actions, the job summary gets the figures and the weekly chart.
+    written = summary.read_text(encoding="utf-8")
+    assert "| change failure rate | 50% | 1 failures in 2 attempts |" in written
+    assert "```mermaid\nxychart-beta\n" in written
     assert table.out.splitlines()[2].split()[:3] == ["WEEK", "DEPLOYS", "PER"]
     assert "DEPLOYS: deploys that succeeded" in table.out
     last_row = [line for line in table.out.splitlines() if line.startswith("all ")]

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         f"in {read.seconds:.2f}s"
     )
     result = insights.compute(environment.name, read.records, since, now)
+    if github.in_actions():
+        from shipline.release.insights_summary import summary_markdown
+
+        github.append_summary(summary_markdown(result))
     if html_file is not None:
         from shipline.release.insights_html import render_html
 
