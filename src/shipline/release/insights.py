@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from shipline.release.history import History, Unreadable
 
 FAILED_STATUSES = frozenset({"failed", "rolled_back", "rollback_failed"})
-# `promote` (issue 16) will count as a deployment when it exists: it changes what runs.
+# A `promote` will count as a deployment once it exists: it changes what runs.
 DEPLOYMENT_KINDS = frozenset({"deploy"})
 WEEK = timedelta(days=7)
 _SINCE = re.compile(r"(?P<count>[0-9]{1,4})(?P<unit>[dw])")
@@ -128,9 +128,9 @@ class Incident:
     def to_json(self) -> dict[str, Any]:
         return {
             "failed_release": self.failed_release,
-            "started_at": _timestamp(self.started_at),
+            "started_at": utc_timestamp(self.started_at),
             "restored_by": self.restored_by,
-            "restored_at": _timestamp(self.restored_at) if self.restored_at else None,
+            "restored_at": utc_timestamp(self.restored_at) if self.restored_at else None,
             "seconds": self.seconds,
         }
 
@@ -192,8 +192,8 @@ class Figures:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "start": _timestamp(self.start),
-            "end": _timestamp(self.end),
+            "start": utc_timestamp(self.start),
+            "end": utc_timestamp(self.end),
             "deployment_frequency": {
                 "deployments": self.deployments,
                 "per_day": round(self.deployments_per_day, 3),
@@ -265,8 +265,8 @@ class Insights:
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
-            "since": _timestamp(self.total.start),
-            "until": _timestamp(self.total.end),
+            "since": utc_timestamp(self.total.start),
+            "until": utc_timestamp(self.total.end),
             "releases": len(self.releases),
             "total": self.total.to_json(),
             "weeks": [week.to_json() for week in self.weeks],
@@ -426,7 +426,3 @@ def human_seconds(seconds: float | None) -> str:
 
 def _seconds(earlier: str, later: str) -> float:
     return (parse_timestamp(later) - parse_timestamp(earlier)).total_seconds()
-
-
-def _timestamp(moment: datetime) -> str:
-    return utc_timestamp(moment)
