@@ -162,6 +162,11 @@ def timeline_svg(releases: list[ReleaseRecord], start: datetime, end: datetime) 
     )
 
 
+def _label(name: str, room: int = 30) -> str:
+    """A phase name that fits left of its bar (the table below has it whole)."""
+    return name if len(name) <= room else name[: room - 1] + "\u2026"
+
+
 def phases_html(phases: list[PhaseTimes]) -> str:
     """Median duration per phase as bars, the slowest marked, and the numbers in a table."""
     if not phases:
@@ -176,7 +181,7 @@ def phases_html(phases: list[PhaseTimes]) -> str:
         wide = (WIDTH - left - 90) * phase.median / longest
         colour = OUTCOME_COLOURS["failed"] if phase is slowest else "#56b4e9"
         bars.append(
-            f'<text x="0" y="{y + 13}">{escape(phase.name)}</text>'
+            f'<text x="0" y="{y + 13}">{escape(_label(phase.name))}</text>'
             f'<rect class="phase-bar" data-phase="{escape(phase.name)}" x="{left}" y="{y}" '
             f'width="{wide:.1f}" height="16" fill="{colour}"/>'
             f'<text x="{left + wide + 6:.1f}" y="{y + 13}">{human_seconds(phase.median)}</text>'
