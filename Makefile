@@ -77,10 +77,11 @@ $(BENCH_STAMP):
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'ecs-deploy==$(PEER_VERSION)'
 	touch $(BENCH_STAMP)
 
-# Figures, not tests: start-up time, then shipline against ecs-deploy on one sandbox.
+# Figures, not tests: start-up time, shipline against ecs-deploy, reading a long history.
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/deploy_vs_peer.py --peer $(BENCH_VENV)/bin/ecs
+	$(BIN)/python bench/insights_speed.py
 
 demo: $(STAMP)
 	$(BIN)/shipline demo

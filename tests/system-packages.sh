@@ -7,6 +7,7 @@ packages=(
   docker-registry # tests/support/registry_fixtures.py: a real OCI registry
   apache2-utils   # htpasswd (bcrypt) for that registry's basic auth
   jq              # tests/actions: the terraform-apply action reads Terraform's outputs with it
+  chromium        # tests/integration/test_insights_report.py: the HTML report in a browser
 )
 # GitHub's expression engine (tests/actions/expressions) runs on Node.js, installed with npm.
 command -v node > /dev/null || packages+=(nodejs)

@@ -60,6 +60,10 @@ def images(kind: str) -> dict[str, str]:
     return {"api_image": f"{base}/api{DIGEST}", "web_image": f"{base}/web{DIGEST}"}
 
 
+COMMITTED_AT = "2026-11-26T08:15:00+01:00"  # git log -1 --format=%cI
+RUN_SHA = "0123456789abcdef0123456789abcdef01234567"  # github.sha of every modelled run
+
+
 def build_run(kind: str, event: str = "push", **changes: Any) -> Scenario:
     """build-images.yml started by a `v*` tag push (or by hand), planning images of `kind`."""
     plan = {
@@ -76,7 +80,7 @@ def build_run(kind: str, event: str = "push", **changes: Any) -> Scenario:
         vars={"SHIPLINE_REGISTRY": ECR} if kind == "ecr" else {},
         environments=ENVIRONMENTS,
         step_outputs={
-            "plan": {"plan": plan},
+            "plan": {"plan": plan, "commit": {"committed_at": COMMITTED_AT}},
             "summary": {"collect": images(kind)},
             "deploy/terraform": TERRAFORMED,
             "deploy/deploy": DEPLOYED,
@@ -111,6 +115,9 @@ def test_a_tag_push_deploys_the_images_it_built(kind):
         **images(kind),
         "skip_terraform": False,
         "skip_migrations": False,
+        # The commit this run built: the release record keeps it (lead time).
+        "commit_sha": RUN_SHA,
+        "committed_at": COMMITTED_AT,
     }
     assert job.environment == {"name": "production", "url": APP_URL}
     assert deploy_step_with(run, "deploy/deploy", "deploy-terraform")["release-id"] == SESSION

@@ -63,6 +63,8 @@ DEPLOY_INPUTS = {
     "web_image": "string",
     "skip_terraform": "boolean",
     "skip_migrations": "boolean",
+    "commit_sha": "string",
+    "committed_at": "string",
 }
 
 
@@ -111,6 +113,23 @@ def test_deploy_runs_terraform_and_the_release_in_two_jobs_in_order():
     assert "$/actions/ecs-deploy" not in [uses_name(s) for s in steps_of(jobs["terraform"])]
     deploy_steps = steps_of(jobs["deploy"])
     assert uses_name(deploy_steps[-1]) == "" and deploy_steps[-1]["if"] == "always()"  # outcome
+
+
+def test_the_delivery_figures_follow_every_release_and_never_change_its_result():
+    """After the deploy and its clean-up (docs/insights.md): `shipline insights` writes the job
+    summary and the HTML report, which is attached as an artifact; a failure of either is only
+    reported (continue-on-error), so a release's result is its own."""
+    steps = steps_of(workflow("deploy.yml")["jobs"]["deploy"])
+    by_id = {step.get("id"): index for index, step in enumerate(steps)}
+    figures = steps[by_id["insights"]]
+    assert by_id["end-session"] < by_id["insights"] < len(steps) - 1
+    assert figures["continue-on-error"] is True
+    assert figures["if"] == "${{ !cancelled() }}"
+    assert "shipline insights" in figures["run"] and '--html "${REPORT}"' in figures["run"]
+    [attach] = [s for s in steps if uses_name(s) == "actions/upload-artifact"]
+    assert attach["continue-on-error"] is True
+    assert "steps.insights.outcome == 'success'" in attach["if"]
+    assert attach["with"]["path"] == figures["env"]["REPORT"]
 
 
 def test_deploy_uses_terraforms_task_definitions_unless_terraform_is_skipped():
@@ -348,6 +367,32 @@ def test_a_tag_push_calls_deploy_with_this_runs_digests():
     for key in ("api_image", "web_image"):
         assert "needs." in job["with"][key], job["with"][key]
     assert job["permissions"]["id-token"] == "write"
+
+
+def test_the_commit_of_the_images_reaches_every_step_that_writes_a_new_record():
+    """build-images hands deploy the commit it built (SHA and time, docs/insights.md); deploy
+    passes them to the two steps that create a release record (the lock before Terraform, the
+    deploy without Terraform) as SHIPLINE_COMMIT_SHA / SHIPLINE_COMMITTED_AT."""
+    build = workflow("build-images.yml")
+    [caller] = [job for job in build["jobs"].values() if "deploy.yml" in str(job.get("uses", ""))]
+    assert caller["with"]["commit_sha"] == "${{ github.sha }}"
+    assert caller["with"]["committed_at"] == "${{ needs.plan.outputs.committed_at }}"
+    assert "plan" in caller["needs"]
+    plan = build["jobs"]["plan"]
+    assert plan["outputs"]["committed_at"] == "${{ steps.commit.outputs.committed_at }}"
+    [step] = [step for step in plan["steps"] if step.get("id") == "commit"]
+    assert "git log -1 --format=%cI HEAD" in step["run"]
+    jobs = workflow("deploy.yml")["jobs"]
+    creators = [
+        step
+        for job in jobs.values()
+        for step in job["steps"]
+        if "lock acquire" in str(step.get("run", "")) or step.get("id") == "deploy-images"
+    ]
+    assert len(creators) == 2
+    for step in creators:
+        assert step["env"]["SHIPLINE_COMMIT_SHA"] == "${{ inputs.commit_sha }}"
+        assert step["env"]["SHIPLINE_COMMITTED_AT"] == "${{ inputs.committed_at }}"
 
 
 def test_the_test_suite_called_on_a_tag_gets_what_it_needs():

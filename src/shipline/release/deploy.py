@@ -29,6 +29,7 @@ from shipline.errors import (
 from shipline.release import plan
 from shipline.release.health import HealthCheck, HealthResult, checks_for, verify
 from shipline.release.migrate import MigrationResult, launch_settings, run_migration
+from shipline.release.phases import PhaseClock
 from shipline.release.records import FinalStatus, ReleaseStatus
 from shipline.release.rollout import Rolled, Target, Watch, roll
 from shipline.release.session import ReleaseSession
@@ -170,6 +171,7 @@ class Deploy:
         self.rollback_health = ""
         self.skipped: frozenset[str] = frozenset()
         self.result = DeployResult(None, "refused", EXIT_FAILED)
+        self.phases = PhaseClock()  # the record's `phases`
 
     # --- the flow --------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class Deploy:
                 return self.refused_in_session(ShiplineError("interrupted before any change"))
             return self.result
         self.session = self.new_session()
+        self.phases.attach(self.session.record)
         try:
             with self.session:
                 with self.phase("lock and record"):
@@ -814,7 +817,7 @@ class Deploy:
 
     @contextmanager
     def phase(self, title: str) -> Iterator[None]:
-        with github.group(title):
+        with github.group(title), self.phases.measure(title):
             self.report(f"== {title}")
             yield
 

@@ -17,6 +17,7 @@ Failed, rolled-back and interrupted releases never become live.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -159,6 +160,69 @@ class HealthRecord:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
+@dataclass(frozen=True)
+class CommitRecord:
+    """The git commit the release's images were built from, as the workflow passed it."""
+
+    sha: str
+    committed_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha": self.sha, "committed_at": self.committed_at}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CommitRecord:
+        return cls(sha=data["sha"], committed_at=data.get("committed_at"))
+
+
+@dataclass(frozen=True)
+class PhaseRecord:
+    """One phase of a release: its name, when it started, how long it took."""
+
+    name: str
+    started_at: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "started_at": self.started_at, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PhaseRecord:
+        return cls(name=data["name"], started_at=data["started_at"], seconds=data["seconds"])
+
+
+# What the workflows pass for the commit of the images (build-images knows it; deploy carries it).
+COMMIT_SHA_VARIABLE = "SHIPLINE_COMMIT_SHA"
+COMMITTED_AT_VARIABLE = "SHIPLINE_COMMITTED_AT"
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
+def commit_from(environ: Mapping[str, str]) -> CommitRecord | None:
+    """The record's `commit` from SHIPLINE_COMMIT_SHA and SHIPLINE_COMMITTED_AT (`git log -1
+    --format=%cI`, any UTC offset; stored in UTC). None when no commit is given; UsageError
+    (exit 2, before any change) when a value is not a commit SHA or a time with its offset."""
+    sha = environ.get(COMMIT_SHA_VARIABLE, "").strip().lower()
+    when = environ.get(COMMITTED_AT_VARIABLE, "").strip()
+    if not sha:
+        if when:
+            raise UsageError(f"{COMMITTED_AT_VARIABLE} is set but {COMMIT_SHA_VARIABLE} is not")
+        return None
+    if not _COMMIT_SHA.fullmatch(sha):
+        raise UsageError(f"{COMMIT_SHA_VARIABLE}: expected a full git commit SHA (40 hex digits)")
+    if not when:
+        return CommitRecord(sha)
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise UsageError(
+            f"{COMMITTED_AT_VARIABLE}: expected an ISO 8601 time with its UTC offset "
+            "(as `git log -1 --format=%cI` prints it)"
+        )
+    return CommitRecord(sha, utc_timestamp(moment))
+
+
 @dataclass
 class ReleaseRecord:
     """One release of one environment, as stored in the history."""
@@ -182,11 +246,16 @@ class ReleaseRecord:
     terraform: dict[str, Any] | None = None
     # The lock a rollback broke on purpose (`--break-lock`): its holder, release, times.
     broke_lock: dict[str, Any] | None = None
+    # The commit of the images (lead time runs from its time) and the timed phases.
+    commit: CommitRecord | None = None
+    phases: list[PhaseRecord] = field(default_factory=list)
 
     OPTIONAL = ("terraform", "broke_lock")
 
     def to_dict(self) -> dict[str, Any]:
-        optional = {name: getattr(self, name) for name in self.OPTIONAL}
+        optional: dict[str, Any] = {name: getattr(self, name) for name in self.OPTIONAL}
+        optional["commit"] = self.commit.to_dict() if self.commit else None
+        optional["phases"] = [phase.to_dict() for phase in self.phases] or None
         return {
             "release_id": self.release_id,
             "environment": self.environment,
@@ -235,6 +304,8 @@ class ReleaseRecord:
             error=data["error"],
             terraform=data.get("terraform"),
             broke_lock=data.get("broke_lock"),
+            commit=CommitRecord.from_dict(data["commit"]) if data.get("commit") else None,
+            phases=[PhaseRecord.from_dict(item) for item in data.get("phases", [])],
         )
 
     def validate(self) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from shipline import aws, console
 from shipline.aws import short_name
 from shipline.errors import EXIT_DAMAGED, EXIT_FAILED, EXIT_OK, PreflightError, UsageError
+from shipline.release.phases import PhaseClock
 from shipline.release.rollout import Target
 from shipline.release.session import LockPolicy, ReleaseSession, new_record, wait_for_lock
 
@@ -169,6 +170,7 @@ def roll_back(
     record = new_record(environment, "rollback")
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)
+    record.commit = target.commit  # the commit of the images it returns to
     return _apply(environment, ecs, record, wanted, restores, now, stop, policy)
 
 
@@ -224,10 +226,14 @@ def _apply(
         )
     session = ReleaseSession(environment, record, break_lock=policy.break_lock)
     result = RollbackResult(record=record, record_uri=session.record_uri, exit_code=EXIT_OK)
+    clock = PhaseClock(record)
     with session:
         arns = {key: state.task_definition for key, state in wanted.items()}
         try:
-            with github.group("Register task definitions"):
+            with (
+                github.group("Register task definitions"),
+                clock.measure("register task definitions"),
+            ):
                 for key, restore in restores.items():
                     if restore.source in {"copy", "content"} and restore.content:
                         session.assert_held()
@@ -320,6 +326,7 @@ def _move_wait_verify(
     from shipline.release.stopping import Interrupted
 
     record = result.record
+    clock = PhaseClock(record)
     for key in result.already:
         console.info(f"{key}: already there, left as it is")
     watch = Watch()
@@ -327,7 +334,7 @@ def _move_wait_verify(
     # Interrupted inside `roll` means the updates went out: count every target as moved.
     result.moved = [target.key for target in targets]
     try:
-        with github.group("Update services and wait for them"):
+        with github.group("Update services and wait for them"), clock.measure("roll out"):
             rolled = roll(
                 ecs,
                 environment.cluster,
@@ -357,7 +364,7 @@ def _move_wait_verify(
             return
         if verify:
             checks = checks_for(environment.services, sorted(record.services))
-            with github.group("Verify health"):
+            with github.group("Verify health"), clock.measure("verify"):
                 health = verify_health(checks, environment.health, stop=stop, report=console.info)
             record.health = health_records(health)
             unhealthy = [r.service for r in health if not r.ok]

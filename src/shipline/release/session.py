@@ -14,6 +14,7 @@ still in_progress and releases the lock. Only the release id passes between step
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,9 +96,10 @@ def refuse_if_locked(environment: Environment) -> None:
 
 
 def new_record(environment: Environment, kind: ReleaseKind) -> ReleaseRecord:
-    """A fresh in_progress record of this run (who, which commit, which workflow run)."""
+    """A fresh in_progress record of this run (who, which commit, which workflow run, and the
+    commit of the images when the workflow passes it)."""
     from shipline import github
-    from shipline.release.records import ReleaseRecord, new_release_id
+    from shipline.release.records import ReleaseRecord, commit_from, new_release_id
 
     context = github.run_context()
     return ReleaseRecord(
@@ -107,6 +109,7 @@ def new_record(environment: Environment, kind: ReleaseKind) -> ReleaseRecord:
         actor=context.actor,
         git_sha=context.git_sha,
         run_url=context.run_url,
+        commit=commit_from(os.environ),
     )
 
 

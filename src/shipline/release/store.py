@@ -11,10 +11,11 @@ Layout under the environment's history location (`<history>/<environment>/`):
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -284,10 +285,15 @@ class History:
         under another release's key, naming another environment) is skipped, never trusted,
         and listed in `self.unreadable` by its S3 key: one bad object blocks nothing.
         """
-        self.unreadable = []
         ids = self.release_ids()
         if limit is not None:
             ids = ids[: max(limit, 0)]
+        return self.read(ids)
+
+    def read(self, ids: Sequence[str]) -> builtins.list[ReleaseRecord]:
+        """The records of `ids` (in that order), read concurrently; what is not a record of
+        this environment is skipped and listed in `self.unreadable` (see `list`)."""
+        self.unreadable = []
         if not ids:
             return []
 
