@@ -177,7 +177,7 @@ def test_the_window_reads_fewer_records_and_gives_the_figures_of_the_whole_histo
 ):
     from shipline.config import load_environment
     from shipline.release import insights
-    from shipline.release.history import History
+    from shipline.release.store import History
 
     config = write_config(tmp_path, environment)
     history = History(load_environment(str(config), "sim"))

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from shipline.config import USES_HISTORY, load_environment
     from shipline.release import insights
-    from shipline.release.history import History
+    from shipline.release.store import History
 
     now = datetime.now(UTC)
     since = insights.window_start(args.since, now)

@@ -38,7 +38,7 @@ from shipline.release.records import (
 )
 
 if TYPE_CHECKING:
-    from shipline.release.history import History, Unreadable
+    from shipline.release.store import History, Unreadable
 
 FAILED_STATUSES = frozenset({"failed", "rolled_back", "rollback_failed"})
 # A `promote` will count as a deployment once it exists: it changes what runs.
