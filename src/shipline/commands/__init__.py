@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 FROM_TERRAFORM = "from-terraform"
 
 
+def add_environment(parser: argparse.ArgumentParser) -> None:
+    """`-e/--environment ENV`: the environment of shipline.yml a command works on."""
+    parser.add_argument(
+        "-e", "--environment", required=True, metavar="ENV", help="environment in shipline.yml"
+    )
+
+
 def add_from_terraform(actions: Any, *, help: str, description: str) -> argparse.ArgumentParser:
     """The `from-terraform` action of a command (`env`, `config`): it reads the blueprint's
     `terraform output -json` from --outputs FILE. `actions`: the command's sub-parsers."""

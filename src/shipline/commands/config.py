@@ -7,7 +7,12 @@ import argparse
 import sys
 
 from shipline import console
-from shipline.commands import FROM_TERRAFORM, add_from_terraform, read_terraform_outputs
+from shipline.commands import (
+    FROM_TERRAFORM,
+    add_environment,
+    add_from_terraform,
+    read_terraform_outputs,
+)
 from shipline.errors import EXIT_OK, EXIT_REFUSED, ConfigError
 
 HELP = "validate shipline.yml, or write an environment of it from Terraform outputs"
@@ -26,9 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "image keys, health URLs, the migration, the history) from the outputs of the "
         "blueprint in ops/infra/aws, on stdout (see docs/shipline-yml.md).",
     )
-    terraform.add_argument(
-        "-e", "--environment", required=True, help="the environment's name in shipline.yml"
-    )
+    add_environment(terraform)
 
 
 def run(args: argparse.Namespace) -> int:

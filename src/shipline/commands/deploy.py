@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from shipline import console
+from shipline.commands import add_environment
 
 if TYPE_CHECKING:
     from shipline.release.deploy import DeployResult
@@ -14,7 +15,7 @@ HELP = "release images or task definitions: preflight, migrate, roll out, verify
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, help="environment in shipline.yml")
+    add_environment(parser)
     parser.add_argument(
         "--image",
         action="append",

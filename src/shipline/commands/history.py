@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipline import console, github
 from shipline.aws import short_name
+from shipline.commands import add_environment
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ COLUMNS = ("RELEASE", "KIND", "STATUS", "STARTED", "TOOK", "ACTOR", "WHAT")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    add_environment(parser)
     parser.add_argument(
         "--limit", type=int, metavar="N", help="show the newest N releases only (default: all)"
     )

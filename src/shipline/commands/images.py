@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from shipline import console
-from shipline.commands import at_least
+from shipline.commands import add_environment, at_least
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "task definitions, one KEY=REF line each: what Terraform must keep for a key the "
         "release gives no image (a key no service runs yet is left out, and that is said).",
     )
-    running.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    add_environment(running)
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipline import console, github
+from shipline.commands import add_environment
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ LEGEND = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    add_environment(parser)
     parser.add_argument(
         "--since",
         default="30d",

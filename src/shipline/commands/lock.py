@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from shipline import console
+from shipline.commands import add_environment
 from shipline.errors import EXIT_OK, LockedError, UsageError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long the lock holds without renewal (default: the deploy's time + 30 min)",
     )
     for action in (status, acquire, release):
-        action.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+        add_environment(action)
     release.add_argument(
         "--release-id", metavar="ID", help="remove the lock only if this release holds it"
     )

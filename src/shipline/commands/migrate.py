@@ -6,12 +6,13 @@ import argparse
 from typing import Any
 
 from shipline import console
+from shipline.commands import add_environment
 
 HELP = "run the database migration as a one-off ECS task; its exit code decides"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, help="environment in shipline.yml")
+    add_environment(parser)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument(
         "--image",

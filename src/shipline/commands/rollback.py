@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from shipline import console
-from shipline.commands import at_least
+from shipline.commands import add_environment, at_least
 from shipline.errors import EXIT_DAMAGED, EXIT_REFUSED
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ HELP = "roll an environment back to an earlier release, or scale it to zero"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, metavar="ENV", help="environment")
+    add_environment(parser)
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--to",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from shipline import console
+from shipline.commands import add_environment
 
 HELP = "check every service's health URL: 2xx several times in a row within the timeout"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-e", "--environment", required=True, help="environment in shipline.yml")
+    add_environment(parser)
     parser.add_argument(
         "--service",
         action="append",
