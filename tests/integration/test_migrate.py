@@ -8,6 +8,8 @@ import sys
 
 from support.deploy_support import (
     image_of,
+    lock_exists,
+    records,
     revision_count,
     run_cli,
     running_task_definitions,
@@ -119,3 +121,50 @@ def test_an_interrupted_migration_names_its_running_task_and_how_to_stop_it(
     last = rest.strip().splitlines()[-1]
     assert f"the migration task {task_id} is still running in ECS" in last, rest
     assert f"`aws ecs stop-task --cluster {environment.cluster} --task {task_id}`" in last
+
+
+def test_a_migration_holds_the_environment_and_is_recorded_as_a_release(
+    capsys, sandbox, s3, environment, tmp_path
+):
+    """`shipline migrate` changes the database: it runs in a release session of its own (the
+    lock for its length, a record of kind migrate), like every command that changes an
+    environment."""
+    config = write_config(tmp_path, environment)
+
+    ran = migrate(capsys, config, "--image", f"api={environment.image('api', 'v2')}", "--json")
+
+    assert ran.code == 0, ran.err
+    [record] = records(environment, s3)
+    assert (record["kind"], record["status"]) == ("migrate", "succeeded")
+    assert record["release_id"] == ran.json()["release_id"]
+    assert record["migrate"]["exit_code"] == 0
+    assert record["migrate"]["task_arn"] == ran.json()["task_arn"]
+    assert record["images"] == {"api": environment.pinned("api", "v2")}
+    assert record["services"] == {}  # no service moved
+    assert not lock_exists(environment, s3)  # released at the end
+    history = run_cli(capsys, "history", "--config", str(config), "-e", "sim")
+    assert ran.json()["release_id"] in history.out and "migrate" in history.out
+
+
+def test_a_migration_while_another_release_holds_the_lock_is_refused_before_any_change(
+    capsys, sandbox, s3, environment, tmp_path
+):
+    from shipline.config import load_environment
+    from shipline.release.records import new_release_id
+    from shipline.release.store import Lock
+
+    ecs = sandbox.client("ecs")
+    config = write_config(tmp_path, environment)
+    holder = new_release_id()
+    Lock(load_environment(config, "sim")).acquire(holder, "octocat@runner-7", ttl_seconds=600)
+    revisions = revision_count(environment, ecs)
+
+    ran = migrate(capsys, config, "--image", f"api={environment.image('api', 'v2')}")
+
+    assert ran.code == 2, ran.err
+    assert holder in ran.err and "octocat@runner-7" in ran.err
+    assert revision_count(environment, ecs) == revisions  # nothing registered
+    assert records(environment, s3) == []  # nothing recorded
+    tasks = ecs.list_tasks(cluster=environment.cluster)["taskArns"] or ["none"]
+    described = ecs.describe_tasks(cluster=environment.cluster, tasks=tasks)["tasks"]
+    assert not [task for task in described if task.get("startedBy") == "shipline-migrate"]
