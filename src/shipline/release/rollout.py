@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from shipline.aws import DESCRIBE_BATCH, short_name
+from shipline.release import ecs_events
 from shipline.release.stopping import StopSignal
 
 # Where one service's rollout stands (printed in every progress line).
@@ -257,7 +258,7 @@ def _report_events(
     # ECS lists events newest first; print them in the order they happened.
     for event in reversed(fresh):
         seen.add(str(event.get("id")))
-        report(f"{target.key} ({target.service}): event: {event.get('message', '')}")
+        report(ecs_events.progress_line(target.key, target.service, str(event.get("message", ""))))
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,8 @@ class Rolled:
     updated: list[str]
     update_errors: dict[str, str]
     outcomes: dict[str, Outcome]
+    # Service key -> seconds from the update until its outcome was known (or the wait ended).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def failure(self) -> str | None:
         """Why the move did not succeed, one line; None when every service succeeded."""
@@ -315,6 +318,7 @@ def roll(
         return Rolled(updated, failed, {})
     if targets:
         report(f"updated {len(targets)} service(s); waiting for them together")
+    clock = _SettleClock(targets, report)
     outcomes = wait_for_services(
         ecs,
         cluster,
@@ -322,8 +326,35 @@ def roll(
         poll=poll,
         timeout=timeout,
         stop=stop,
-        report=report,
+        report=clock.report,
         watch=watch,
         fail_fast=fail_fast,
     )
-    return Rolled(updated, {}, outcomes)
+    return Rolled(updated, {}, outcomes, clock.seconds())
+
+
+class _SettleClock:
+    """When each service's outcome became known, from the line `wait_for_services` reports
+    when a service's state changes (`KEY (SERVICE): succeeded|failed: ...`)."""
+
+    def __init__(self, targets: list[Target], report: Callable[[str], None]) -> None:
+        self.started = time.monotonic()
+        self.forward = report
+        self.prefixes = {
+            f"{target.key} ({target.service}): {state}:": target.key
+            for target in targets
+            for state in (SUCCEEDED, FAILED)
+        }
+        self.keys = [target.key for target in targets]
+        self.settled: dict[str, float] = {}
+
+    def report(self, line: str) -> None:
+        key = next((k for prefix, k in self.prefixes.items() if line.startswith(prefix)), None)
+        if key is not None:
+            self.settled.setdefault(key, time.monotonic() - self.started)
+        self.forward(line)
+
+    def seconds(self) -> dict[str, float]:
+        """Key -> seconds to settle; a service still moving when the wait ended: until then."""
+        waited = time.monotonic() - self.started
+        return {key: self.settled.get(key, waited) for key in self.keys}
