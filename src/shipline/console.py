@@ -58,7 +58,6 @@ LINE_LEVELS: tuple[tuple[str, Level], ...] = (
     (r"== ", Level.DETAIL),  # a phase starts (its line with the duration is the STEP)
     (r"image \S+: \S+$", Level.DETAIL),  # a tag pinned to its digest
     (r"\S+: \S+ -> \S+:(\(new revision\)|\d+) \(", Level.DETAIL),  # the table has it
-    (r"\S+: left alone \(", Level.DETAIL),  # the closing table lists it
     (r"release \S+: (locked|continuing with the lock)", Level.DETAIL),
     (r"\S+: (registered|using) \S+$", Level.DETAIL),
     (r"registered \S+$", Level.DETAIL),

@@ -118,6 +118,7 @@ def rollback_table(result: RollbackResult) -> Table:
     record = result.record
     table = Table()
     for key, entry in sorted(record.services.items()):
+        outcome: str
         if key in result.moved:
             outcome = "rolled back" if record.status == "succeeded" else record.status
             if record.kind == "scale-to-zero" and record.status == "succeeded":
