@@ -110,7 +110,7 @@ def wants_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 def seconds_text(seconds: float) -> str:
     """`0.4s`, `12.3s`, `2m05s`."""
-    if seconds < 60:
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f}s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
