@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 MIGRATION_LOGS = ["applying 3 migrations", "migrated 3 tables", "release db: done"]
 DEMO_POLICY: dict[str, Any] = {
-    "services": {"*": {"converge_seconds": 0.5}},
-    "tasks": {"*": {"exit_code": 0, "run_seconds": 0.5, "logs": MIGRATION_LOGS}},
+    "services": {"*": {"converge_seconds": 0.3}},
+    "tasks": {"*": {"exit_code": 0, "run_seconds": 0.3, "logs": MIGRATION_LOGS}},
 }
 MIGRATION_FAILS: dict[str, Any] = {
     "exit_code": 1,
@@ -134,7 +134,7 @@ def write_demo_config(workdir: Path, environment: SeededEnvironment) -> Path:
 
     document = environment.shipline_config(ENVIRONMENT)
     settings = document["environments"][ENVIRONMENT]
-    settings["health"] = {"timeout": 2.0, "interval": 0.1, "successes": 2, "request_timeout": 1}
+    settings["health"] = {"timeout": 1.0, "interval": 0.1, "successes": 2, "request_timeout": 1}
     settings["wait"] = {"timeout": WAIT_TIMEOUT, "poll": 0.2}
     path = workdir / "shipline.yml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
