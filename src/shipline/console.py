@@ -135,6 +135,7 @@ class _Output:
     colour: bool = False
     phases: list[Phase] = field(default_factory=list)
     pending: Phase | None = None  # its line is on the terminal, unfinished (no newline yet)
+    release: bool = False  # a release's output: --quiet keeps only its end
 
 
 _output = _Output()
@@ -147,11 +148,17 @@ def configure(*, verbose: bool = False, quiet: bool = False) -> None:
     _output = _Output(verbosity, wants_colour(sys.stderr, os.environ))
 
 
+def release_output() -> None:
+    """This command prints a release's output (deploy, rollback, migrate, the demo): with
+    --quiet only its end. Other commands' lines are their answer: --quiet hides details only."""
+    _output.release = True
+
+
 def shows(level: Level) -> bool:
     """Whether a line of `level` is printed: in GitHub Actions the default shows every line
     (the details sit in folded groups)."""
     if _output.verbosity == "quiet":
-        return level == Level.END
+        return level == Level.END or (level == Level.STEP and not _output.release)
     if _output.verbosity == "verbose" or github.in_actions():
         return True
     return level <= Level.STEP

@@ -85,8 +85,10 @@ def test_what_matters_inside_a_phase_goes_under_its_name_heartbeats_too(capsys):
     assert re.fullmatch(r"  roll out \.{3,} \d+\.\ds", lines[3]), lines
 
 
-def test_quiet_prints_only_the_end_and_errors(capsys):
+def test_quiet_prints_only_a_releases_end_and_errors(capsys):
     console.configure(quiet=True)
+    console.release_output()
+    console.info("demo: ---- 1. a first deploy")
     run_phase(["waiting for 3 service(s)", "web: ECS: deployment failed"])
     console.info("shipline: error: it broke")
 
@@ -94,6 +96,14 @@ def test_quiet_prints_only_the_end_and_errors(capsys):
         "deploy X succeeded in 1.0s",
         "shipline: error: it broke",
     ]
+
+
+def test_quiet_keeps_the_answer_of_a_command_that_is_not_a_release(capsys):
+    console.configure(quiet=True)
+    console.info("shipline.yml: valid (2 environments)")
+    console.info("updated 3 service(s); waiting for them together")  # a detail
+
+    assert capsys.readouterr().err.splitlines() == ["shipline.yml: valid (2 environments)"]
 
 
 def test_verbose_prints_every_line_with_the_phase_start(capsys):

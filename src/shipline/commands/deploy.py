@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.plan import parse_assignments
     from shipline.release.stopping import StopSignal
 
+    console.release_output()
     try:
         if args.release_id and args.dry_run:
             raise UsageError("--dry-run changes nothing and takes no --release-id")

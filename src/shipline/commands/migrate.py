@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.summary import migrate_summary
     from shipline.sensitive import mask_text
 
+    console.release_output()
     environment = load_environment(args.config, args.environment)
     image = None
     if args.image:

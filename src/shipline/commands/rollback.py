@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.session import LockPolicy
     from shipline.release.stopping import StopSignal
 
+    console.release_output()
     try:
         environment = load_environment(args.config, args.environment)
         policy = LockPolicy(wait_seconds=args.wait_for_lock, break_lock=args.break_lock)
