@@ -67,6 +67,19 @@ def add_common_options(parser: argparse.ArgumentParser, *, nested: bool = False)
     parser.add_argument(
         "--debug", action="store_true", default=default(False), help="show tracebacks"
     )
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="show every progress line (each ECS event, each poll, each step's details)",
+    )
+    noise.add_argument(
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="show only the end: the closing table, the last line and errors",
+    )
 
 
 def nested_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -127,12 +140,14 @@ def publish_exit_code(code: int | str | None) -> None:
 def run_command(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     console.forget_emitted()
+    console.configure()
     try:
         args = parser.parse_args(argv)
     except ArgumentsRefused as exc:  # no args yet: --json is read from the words themselves
         if "--json" in (sys.argv[1:] if argv is None else argv):
             console.emit_json(error_document(exc.reason, EXIT_REFUSED))
         raise
+    console.configure(verbose=args.verbose, quiet=args.quiet)
     try:
         return int(args.run(args))
     except ShiplineError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipline.aws import short_name
-from shipline.console import info
+from shipline.console import end, info
 from shipline.errors import ShiplineError
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 MIGRATION_LOGS = ["applying 3 migrations", "migrated 3 tables", "release db: done"]
 DEMO_POLICY: dict[str, Any] = {
-    "services": {"*": {"converge_seconds": 0.5}},
-    "tasks": {"*": {"exit_code": 0, "run_seconds": 0.5, "logs": MIGRATION_LOGS}},
+    "services": {"*": {"converge_seconds": 0.3}},
+    "tasks": {"*": {"exit_code": 0, "run_seconds": 0.3, "logs": MIGRATION_LOGS}},
 }
 MIGRATION_FAILS: dict[str, Any] = {
     "exit_code": 1,
@@ -66,7 +66,7 @@ def tell(narrator: Narrator) -> dict[str, Any]:
         info(f"demo: sandbox at {embedded.sandbox.url}")
         summary = story(embedded, narrator)
     summary["seconds"] = round(time.monotonic() - started, 1)
-    info(f"demo: done in {summary['seconds']}s")
+    end(f"demo: done in {summary['seconds']}s")
     return summary
 
 
@@ -134,7 +134,7 @@ def write_demo_config(workdir: Path, environment: SeededEnvironment) -> Path:
 
     document = environment.shipline_config(ENVIRONMENT)
     settings = document["environments"][ENVIRONMENT]
-    settings["health"] = {"timeout": 2.0, "interval": 0.1, "successes": 2, "request_timeout": 1}
+    settings["health"] = {"timeout": 1.0, "interval": 0.1, "successes": 2, "request_timeout": 1}
     settings["wait"] = {"timeout": WAIT_TIMEOUT, "poll": 0.2}
     path = workdir / "shipline.yml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -241,17 +241,17 @@ class Chapter:
 
 
 def show_services(ecs: Any, environment: SeededEnvironment) -> None:
-    info(f"demo: cluster {environment.cluster}")
     services = ecs.describe_services(
         cluster=environment.cluster, services=list(environment.services.values())
     )["services"]
     for service in services:
-        revision = short_name(service["taskDefinition"])
-        info(
-            f"demo:   {service['serviceName']:<32} {revision:<32} "
-            f"{service['runningCount']}/{service['desiredCount']} running"
-        )
         expect(service["runningCount"] == service["desiredCount"], "a service did not converge")
+    running = ", ".join(
+        f"{short_name(service['taskDefinition'])} ({service['runningCount']}/"
+        f"{service['desiredCount']})"
+        for service in services
+    )
+    info(f"demo: cluster {environment.cluster} runs {running}")
 
 
 def http_json(url: str) -> dict[str, Any]:

@@ -13,8 +13,10 @@ from support.sim_sandbox import wait_for
 
 
 def start_deploy(config, *args):
+    # --verbose: the lines the tests wait for ("migration task: RUNNING", ...) are details.
+    command = [sys.executable, "-m", "shipline", "deploy", "--config", str(config), "-e", "sim"]
     return subprocess.Popen(
-        [sys.executable, "-m", "shipline", "deploy", "--config", str(config), "-e", "sim", *args],
+        [*command, "--verbose", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

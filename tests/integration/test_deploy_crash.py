@@ -50,6 +50,7 @@ PHASE_TIMEOUT = 60.0
 
 def start_deploy(config, environment, tag: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "shipline", "deploy", "--config", str(config), "-e", "sim"]
+    command += ["--verbose"]  # the phase markers below are detail lines
     command += [f"--image=api={environment.image('api', tag)}"]
     command += [f"--image=web={environment.image('web', tag)}"]
     return subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)

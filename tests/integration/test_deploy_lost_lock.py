@@ -41,6 +41,7 @@ def test_a_deploy_that_lost_its_lock_does_not_revert_the_next_release(
             "-m",
             "shipline",
             "deploy",
+            "--verbose",  # "== verify" marks the phase's start
             "-e",
             "sim",
             "--config",

@@ -99,6 +99,7 @@ def test_an_interrupted_migration_names_its_running_task_and_how_to_stop_it(
     sandbox.policy({"tasks": {"*": {"run_seconds": 120}}})  # the migration runs on
     config = write_config(tmp_path, environment)
     command = [sys.executable, "-m", "shipline", "migrate", "--config", str(config), "-e", "sim"]
+    command += ["--verbose"]  # the task's "started:" line is a detail line
     command += ["--image", f"api={environment.image('api', 'v2')}"]
     process = subprocess.Popen(
         command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True

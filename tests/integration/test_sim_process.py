@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -78,6 +79,13 @@ def test_demo_tells_its_story_and_exits_0():
     assert "demo: sandbox at http://127.0.0.1:" in stderr
     assert "demo: done in " in stderr
     assert "Traceback" not in stderr
+    # Read at a glance (issue 15): under 120 lines for `make demo`, which adds its own command
+    # line; no raw ECS events, task ids or whole digests; stdout is for --json.
+    lines = stderr.splitlines()
+    assert len(lines) + 1 < 120, f"{len(lines)} lines:\n{stderr}"
+    assert "event:" not in stderr and "(task " not in stderr
+    assert not re.search(r"[0-9a-f]{64}", stderr)
+    assert done.stdout == b""
 
 
 def test_a_port_in_use_is_refused_in_one_line():

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from shipline import demo
 
+    console.release_output()
     # What the steps print for people joins the story on stderr; stdout stays for --json.
     with contextlib.redirect_stdout(sys.stderr):
         summary = demo.tell(CommandNarrator())

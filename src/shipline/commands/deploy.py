@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.plan import parse_assignments
     from shipline.release.stopping import StopSignal
 
+    console.release_output()
     try:
         if args.release_id and args.dry_run:
             raise UsageError("--dry-run changes nothing and takes no --release-id")
@@ -86,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report(result: DeployResult, environment: str, as_json: bool) -> None:
-    """The step outputs and summary, the JSON result, and the closing line of a deploy."""
+    """The step outputs and summary, the JSON result, and the end of a deploy on the terminal:
+    its closing table (or a dry run's diff) and its last line."""
     from shipline import github
+    from shipline.release import closing
     from shipline.release.summary import deploy_outputs, deploy_summary
 
     github.set_outputs(deploy_outputs(result))
@@ -96,6 +99,9 @@ def report(result: DeployResult, environment: str, as_json: bool) -> None:
         github.error(result.error or result.status, title=f"shipline deploy {result.status}")
     if as_json:
         console.emit_json(result.to_json())
-    where = f" (record {result.record_uri})" if result.record_uri else ""
-    message = f"deploy {result.release_id or ''} {result.status}{where}".replace("  ", " ")
-    console.info(message if not result.error else f"{message}: {result.error}")
+    for line in result.diff:  # a dry run's result
+        console.end(line)
+    table = closing.deploy_table(result)
+    if len(table.rows) > 1 and not result.diff:
+        console.end_table(table.rows, table.styles)
+    console.end(closing.deploy_last_line(result), *closing.succeeded_style(result.status))

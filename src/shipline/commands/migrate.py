@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from shipline import console
@@ -33,12 +34,14 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.summary import migrate_summary
     from shipline.sensitive import mask_text
 
+    console.release_output()
     environment = load_environment(args.config, args.environment)
     image = None
     if args.image:
         [image] = plan.parse_assignments([args.image], "--image").items()
     stop = StopSignal()
-    with stop.catching(), github.group("migrate"):
+    started = time.monotonic()
+    with stop.catching(), console.phase("migrate") as step:
         run = migrate(
             environment,
             image=image,
@@ -46,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             stop=stop,
             report=console.info,
         )
+        if run.record.status != "succeeded":
+            step.fail()
+    took = console.seconds_text(time.monotonic() - started)
     record, result = run.record, run.result
     if result is not None:
         for line in result.log_tail:
@@ -57,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
         if result is not None:
             document |= {**result.to_record(), "ok": result.ok, "log_tail": list(result.log_tail)}
         console.emit_json(document | {"status": record.status, "error": record.error})
-    console.info(f"record: {run.record_uri}")
+    console.end(f"record: {run.record_uri}")
     if record.status == "succeeded":
-        console.info("migration succeeded (exit code 0)")
+        console.end(f"migration succeeded (exit code 0) in {took}", console.GREEN)
     else:
         github.error(record.error or record.status, title="shipline migrate")
-        console.info(f"migrate {record.release_id} {record.status}: {record.error}")
+        last = f"migrate {record.release_id} {record.status} in {took}: {record.error}"
+        console.end(last, console.RED)
     return run.exit_code

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from shipline.release.session import LockPolicy
     from shipline.release.stopping import StopSignal
 
+    console.release_output()
     try:
         environment = load_environment(args.config, args.environment)
         policy = LockPolicy(wait_seconds=args.wait_for_lock, break_lock=args.break_lock)
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result: RollbackResult, as_json: bool) -> None:
     from shipline import github
+    from shipline.console import seconds_text
+    from shipline.release import closing
     from shipline.release.summary import rollback_outputs, rollback_summary
 
     record = result.record
@@ -105,5 +108,12 @@ def report(result: RollbackResult, as_json: bool) -> None:
             f"; next: `shipline rollback -e {name} --to RELEASE_ID` to a release you trust "
             f"(`shipline history -e {name}`), or `shipline rollback -e {name} --scale-to-zero`"
         )
-    console.info(f"record: {result.record_uri}")
-    console.info(f"{record.kind} {record.release_id} ({what}): {record.status}{tail}")
+    table = closing.rollback_table(result)
+    if len(table.rows) > 1:
+        console.end_table(table.rows, table.styles)
+    took = f" in {seconds_text(result.total_seconds)}" if result.total_seconds is not None else ""
+    console.end(f"record: {result.record_uri}")
+    console.end(
+        f"{record.kind} {record.release_id} ({what}): {record.status}{took}{tail}",
+        *closing.succeeded_style(record.status),
+    )

@@ -9,8 +9,8 @@ the release's final status and releasing the lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -71,6 +71,7 @@ class ServiceRun:
     new_task_definition: str | None = None  # ARN; known after step 3
     registered: dict[str, Any] | None = None  # the new task definition as ECS describes it
     result: str = "not moved"
+    seconds: float | None = None  # how long it took to settle (roll out, and roll back)
 
     @property
     def previous_task_definition(self) -> str:
@@ -100,6 +101,7 @@ class DeployResult:
     terraform: dict[str, Any] | None = None  # what Terraform changed within the release
     # Service key -> why the release left it alone (every service of the environment not moved).
     left_alone: dict[str, str] = field(default_factory=dict)
+    seconds: float | None = None  # the whole release, from the preflight to its end
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +178,13 @@ class Deploy:
     # --- the flow --------------------------------------------------------------------------
 
     def run(self) -> DeployResult:
+        started = time.monotonic()
+        try:
+            return self.run_to_the_end()
+        finally:
+            self.result.seconds = time.monotonic() - started
+
+    def run_to_the_end(self) -> DeployResult:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -201,7 +210,7 @@ class Deploy:
         self.phases.attach(self.session.record)
         try:
             with self.session:
-                with self.phase("lock and record"):
+                with self.phases.phase("lock and record"):
                     self.started(moves)
                 self.execute_to_the_end()
         except LockLostError as exc:  # the session's lock went between preflight and now
@@ -249,22 +258,28 @@ class Deploy:
             self.report("nothing to move: every service is left alone")
             self.finish("succeeded", EXIT_OK, None)
             return
-        with self.phase("register task definitions"):
+        with self.phases.phase("register task definitions"):
             self.register()
         if skipped is None:
-            with self.phase("migrate"):
+            with self.phases.phase("migrate") as step:
                 migration = self.migrate()
+                if not migration.ok:
+                    step.fail()
             if not migration.ok:
                 error = f"migration failed (exit code {migration.exit_code}): {migration.reason}"
                 for run in self.runs.values():
                     run.result = "not moved (migration failed)"
                 self.finish("failed", EXIT_FAILED, error)
                 return
-        with self.phase("roll out"):
+        with self.phases.phase("roll out") as step:
             failure = self.roll_out()
+            if failure is not None:
+                step.fail()
         if failure is None:
-            with self.phase("verify"):
+            with self.phases.phase("verify") as step:
                 failure = self.verify_health(self.health_checks())
+                if failure is not None:
+                    step.fail()
         if failure is None:
             self.assert_lock()  # a release that lost the environment meanwhile is not live
             for run in self.runs.values():
@@ -276,7 +291,7 @@ class Deploy:
     # --- step 1 ------------------------------------------------------------------------------
 
     def preflight(self) -> dict[str, plan.Move]:
-        with self.phase("preflight"):
+        with self.phases.phase("preflight"):
             environment = self.environment
             moves = plan.plan_moves(environment, self.request.images, self.request.task_definitions)
             self.skipped = envrules.validate_skip(self.request.skip_preflight)
@@ -480,8 +495,6 @@ class Deploy:
             )
             lines += plan.image_diff(run.live, run.target, mask_text) or ["   (no image change)"]
             run.result = "dry run"
-        for line in lines:
-            self.report(line)
         self.result.status = "dry_run"
         self.result.exit_code = EXIT_OK
         self.result.diff = lines
@@ -604,6 +617,7 @@ class Deploy:
         ]
         self.moving = True
         rolled = self.move(targets, fail_fast=True)
+        self.add_seconds(rolled.seconds)
         for key, error in rolled.update_errors.items():
             self.runs[key].result = f"update failed: {error}"
         for key, outcome in rolled.outcomes.items():
@@ -612,6 +626,10 @@ class Deploy:
         if failure is None or rolled.update_errors:
             return failure
         return f"rollout failed: {failure}"
+
+    def add_seconds(self, seconds: Mapping[str, float]) -> None:
+        for key, spent in seconds.items():
+            self.runs[key].seconds = (self.runs[key].seconds or 0.0) + spent
 
     def move(self, targets: list[Target], *, fail_fast: bool) -> Rolled:
         return roll(
@@ -666,8 +684,10 @@ class Deploy:
                 f"{failure}; services left on the new task definitions ({why})",
             )
             return
-        with self.phase("roll back"):
+        with self.phases.phase("roll back") as step:
             rollback_failure = self.roll_back()
+            if rollback_failure is not None:
+                step.fail()
         if rollback_failure is None:
             self.result.rollback = "every moved service is back on its previous task definition"
             if self.rollback_health:
@@ -686,6 +706,7 @@ class Deploy:
             for key, run in self.runs.items()
         ]
         rolled = self.move(targets, fail_fast=False)
+        self.add_seconds(rolled.seconds)
         if rolled.update_errors:
             return rolled.failure()
         for key, outcome in rolled.outcomes.items():
@@ -814,12 +835,6 @@ class Deploy:
             except Exception:  # the message is best effort; the exit code says enough
                 pass
         return f"{message}; services left as they are"
-
-    @contextmanager
-    def phase(self, title: str) -> Iterator[None]:
-        with github.group(title), self.phases.measure(title):
-            self.report(f"== {title}")
-            yield
 
 
 def mask_task_definition_secrets(task_definitions: Mapping[str, Mapping[str, Any]]) -> None:

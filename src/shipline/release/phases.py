@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from shipline import console
 from shipline.release.records import PhaseRecord, utc_timestamp
 
 if TYPE_CHECKING:
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 
 class PhaseClock:
+    """Times a release's phases into its record; `phase` also shows each one
+    (`console.phase`: a line with its duration, a folded group in Actions)."""
+
     def __init__(self, record: ReleaseRecord | None = None) -> None:
         self.record = record
         self.pending: list[PhaseRecord] = []
@@ -41,3 +45,9 @@ class PhaseClock:
                 self.pending.append(phase)
             else:
                 self.record.phases.append(phase)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[console.Phase]:
+        """One phase of the release: shown as it runs and ends, and timed into the record."""
+        with console.phase(name) as step, self.measure(name):
+            yield step

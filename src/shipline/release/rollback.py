@@ -16,6 +16,8 @@ neither where they were nor on the target: a person must act).
 
 from __future__ import annotations
 
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,8 @@ class RollbackResult:
     moved: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     registered: dict[str, str] = field(default_factory=dict)  # key -> new ARN
+    seconds: dict[str, float] = field(default_factory=dict)  # key -> how long it took to settle
+    total_seconds: float | None = None  # the whole command, from its first read to its end
 
 
 # --- preflight: reads only ---------------------------------------------------------------
@@ -115,6 +119,24 @@ def roll_back(
     stop: StopSignal,
     policy: LockPolicy,
 ) -> RollbackResult:
+    started = time.monotonic()
+    with console.phase("preflight"):
+        ecs, record, wanted, restores, now = _plan_rollback(environment, to, stop, policy)
+    result = _apply(environment, ecs, record, wanted, restores, now, stop, policy)
+    result.total_seconds = time.monotonic() - started
+    return result
+
+
+def _plan_rollback(
+    environment: Environment,
+    to: str | None,
+    stop: StopSignal,
+    policy: LockPolicy,
+) -> tuple[
+    Any, ReleaseRecord, dict[str, ServiceState], dict[str, Restore], dict[str, dict[str, Any]]
+]:
+    """Reads only: the ECS client, the new record, what each service returns to and how, and
+    the services as they are now."""
     from shipline.release.records import environment_at, replay, rollback_target
     from shipline.release.restore import plan_restore
     from shipline.release.store import History
@@ -171,7 +193,7 @@ def roll_back(
     record.rolled_back_to = target.release_id
     record.images = dict(target.images)
     record.commit = target.commit  # the commit of the images it returns to
-    return _apply(environment, ecs, record, wanted, restores, now, stop, policy)
+    return ecs, record, wanted, restores, now
 
 
 def _rollback_targets(
@@ -210,7 +232,6 @@ def _apply(
     stop: StopSignal,
     policy: LockPolicy,
 ) -> RollbackResult:
-    from shipline import github
     from shipline.release.records import ServiceRecord, restored_desired_count
     from shipline.release.restore import register
     from shipline.release.store import LockLostError
@@ -229,11 +250,9 @@ def _apply(
     clock = PhaseClock(record)
     with session:
         arns = {key: state.task_definition for key, state in wanted.items()}
+        registers = any(r.source in {"copy", "content"} and r.content for r in restores.values())
         try:
-            with (
-                github.group("Register task definitions"),
-                clock.measure("register task definitions"),
-            ):
+            with clock.phase("register task definitions") if registers else nullcontext():
                 for key, restore in restores.items():
                     if restore.source in {"copy", "content"} and restore.content:
                         session.assert_held()
@@ -270,8 +289,10 @@ def scale_to_zero(
 ) -> RollbackResult:
     from shipline.release.records import ServiceRecord
 
-    wait_for_lock(environment, policy, stop)
-    ecs, now = _services_now(environment)
+    started = time.monotonic()
+    with console.phase("preflight"):
+        wait_for_lock(environment, policy, stop)
+        ecs, now = _services_now(environment)
     record = new_record(environment, "scale-to-zero")
     targets = []
     for key, description in now.items():
@@ -298,6 +319,7 @@ def scale_to_zero(
     result.already = sorted(set(now) - {target.key for target in targets})
     with session:
         _move_wait_verify(environment, ecs, session, result, targets, now, stop, verify=False)
+    result.total_seconds = time.monotonic() - started
     return result
 
 
@@ -318,7 +340,6 @@ def _move_wait_verify(
     """Move every target with the release's one update-and-wait, verify; the final status.
 
     `before` (key -> DescribeServices item read before any change): its events are old news."""
-    from shipline import github
     from shipline.release.health import checks_for
     from shipline.release.health import verify as verify_health
     from shipline.release.records import health_records
@@ -334,7 +355,7 @@ def _move_wait_verify(
     # Interrupted inside `roll` means the updates went out: count every target as moved.
     result.moved = [target.key for target in targets]
     try:
-        with github.group("Update services and wait for them"), clock.measure("roll out"):
+        with clock.phase("roll back" if record.kind == "rollback" else "scale to zero") as step:
             rolled = roll(
                 ecs,
                 environment.cluster,
@@ -348,7 +369,10 @@ def _move_wait_verify(
                 fail_fast=False,
                 before_change=session.assert_held,
             )
+            if rolled.failure() is not None:
+                step.fail()
         result.moved = rolled.updated
+        result.seconds = rolled.seconds
         for key, problem in rolled.update_errors.items():
             console.info(f"{key}: update failed: {problem}")
         if rolled.update_errors:
@@ -364,8 +388,10 @@ def _move_wait_verify(
             return
         if verify:
             checks = checks_for(environment.services, sorted(record.services))
-            with github.group("Verify health"), clock.measure("verify"):
+            with clock.phase("verify") as step:
                 health = verify_health(checks, environment.health, stop=stop, report=console.info)
+                if not all(r.ok for r in health):
+                    step.fail()
             record.health = health_records(health)
             unhealthy = [r.service for r in health if not r.ok]
             if unhealthy:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from shipline.aws import DESCRIBE_BATCH, short_name
+from shipline.release import ecs_events
 from shipline.release.heartbeat import HEARTBEAT_SECONDS, Heartbeat, heartbeat_line, rollout_where
 from shipline.release.stopping import StopSignal
 
@@ -173,6 +174,7 @@ class Watch:
     seen_events: dict[str, set[str]] = field(default_factory=dict)
     last_state: dict[str, str] = field(default_factory=dict)
     started_at: dict[str, datetime] = field(default_factory=dict)  # key -> new deployment
+    settled_at: dict[str, float] = field(default_factory=dict)  # key -> time.monotonic()
     polls: int = 0  # rounds of DescribeServices calls
     describe_calls: int = 0
 
@@ -238,6 +240,7 @@ def wait_for_services(
                     watch.last_state[target.key] = line
                     report(line)
                 if outcome.done:
+                    watch.settled_at[target.key] = time.monotonic()
                     del pending[target.key]
         if not pending:
             break
@@ -272,7 +275,7 @@ def _report_events(
     # ECS lists events newest first; print them in the order they happened.
     for event in reversed(fresh):
         seen.add(str(event.get("id")))
-        report(f"{target.key} ({target.service}): event: {event.get('message', '')}")
+        report(ecs_events.progress_line(target.key, target.service, str(event.get("message", ""))))
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,8 @@ class Rolled:
     updated: list[str]
     update_errors: dict[str, str]
     outcomes: dict[str, Outcome]
+    # Service key -> seconds from the update until its outcome was known (or the wait ended).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def failure(self) -> str | None:
         """Why the move did not succeed, one line; None when every service succeeded."""
@@ -331,6 +336,9 @@ def roll(
         return Rolled(updated, failed, {})
     if targets:
         report(f"updated {len(targets)} service(s); waiting for them together")
+    started = time.monotonic()
+    for target in targets:  # a watch that saw an earlier move (deploy's rollout, then back)
+        watch.settled_at.pop(target.key, None)
     outcomes = wait_for_services(
         ecs,
         cluster,
@@ -343,4 +351,6 @@ def roll(
         fail_fast=fail_fast,
         heartbeat=heartbeat,
     )
-    return Rolled(updated, {}, outcomes)
+    ended = time.monotonic()  # a service still moving when the wait ended: until then
+    seconds = {t.key: watch.settled_at.get(t.key, ended) - started for t in targets}
+    return Rolled(updated, {}, outcomes, seconds)
