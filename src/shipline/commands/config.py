@@ -4,6 +4,7 @@ from the Terraform blueprint's outputs."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from shipline import console
@@ -53,12 +54,15 @@ def check(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     warnings = config_warnings(config)
     summary = {name: sorted(env.services) for name, env in sorted(config.environments.items())}
+    # The workflows read the promotion order from here (a tag push deploys to its first).
+    github.set_outputs({"promotion": json.dumps(list(config.promotion))})
     if args.json:
         console.emit_json(
             {
                 "valid": True,
                 "file": config.source,
                 "environments": summary,
+                "promotion": list(config.promotion),
                 "warnings": warnings,
             }
         )

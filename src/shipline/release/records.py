@@ -182,8 +182,10 @@ class ReleaseRecord:
     terraform: dict[str, Any] | None = None
     # The lock a rollback broke on purpose (`--break-lock`): its holder, release, times.
     broke_lock: dict[str, Any] | None = None
+    # The release of another environment this deploy promoted: {environment, release_id}.
+    promoted_from: dict[str, str] | None = None
 
-    OPTIONAL = ("terraform", "broke_lock")
+    OPTIONAL = ("terraform", "broke_lock", "promoted_from")
 
     def to_dict(self) -> dict[str, Any]:
         optional = {name: getattr(self, name) for name in self.OPTIONAL}
@@ -235,6 +237,7 @@ class ReleaseRecord:
             error=data["error"],
             terraform=data.get("terraform"),
             broke_lock=data.get("broke_lock"),
+            promoted_from=data.get("promoted_from"),
         )
 
     def validate(self) -> None:
