@@ -4,7 +4,6 @@ from the Terraform blueprint's outputs."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from shipline import console
@@ -54,8 +53,6 @@ def check(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     warnings = config_warnings(config)
     summary = {name: sorted(env.services) for name, env in sorted(config.environments.items())}
-    # The workflows read the promotion order from here (a tag push deploys to its first).
-    github.set_outputs({"promotion": json.dumps(list(config.promotion))})
     if args.json:
         console.emit_json(
             {
