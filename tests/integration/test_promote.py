@@ -238,3 +238,20 @@ def test_a_target_that_pulls_from_another_registry_needs_the_image_there(
     after = running_task_definitions(pair.production, ecs)
     assert image_of(ecs, after["api"], "api") == f"{OTHER_REGISTRY}/api@{digest}"
     assert record["images"]["api"] == f"{OTHER_REGISTRY}/api@{digest}"
+
+
+def test_a_digest_gone_from_the_registry_is_refused(capsys, sandbox, pair, ecs, s3):
+    assert deploy_staging(capsys, pair, "v2").code == 0
+    [source] = records(s3, pair.staging, "staging")
+    digest = source["images"]["web"].split("@")[1]
+    # A lifecycle rule expired it after staging started (its tasks still run the pulled copy).
+    sandbox.client("ecr").batch_delete_image(
+        repositoryName="agent-saas/web", imageIds=[{"imageDigest": digest}]
+    )
+    before = untouched(pair, ecs, s3)
+
+    ran = promote(capsys, pair)
+
+    assert ran.code == 2
+    assert f"agent-saas/web@{digest}: no such image in ECR" in ran.err
+    assert untouched(pair, ecs, s3) == before

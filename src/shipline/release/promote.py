@@ -153,6 +153,7 @@ def promote(
     if source.name == target.name:
         raise UsageError(f"--from and --to both name {source.name}: promote to another environment")
     history = History(source)
+    history.check_reachable()  # PreflightError (exit 2) when the source's history cannot be read
     records = history.list()
     for skipped in history.unreadable:
         report(f"ignored {skipped.uri} (it {skipped.reason})")
@@ -177,7 +178,10 @@ def promote(
 
 def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], None]) -> None:
     """Every digest is in the repository the target pulls from; PreflightError (exit 2) naming
-    each one that is not."""
+    each one that is not, or that the registry could not be asked about."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from shipline.env import rules as envrules
     from shipline.images.reference import ImageNotFound
     from shipline.images.resolve import resolve_with_environment
 
@@ -190,6 +194,14 @@ def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], N
                 problems.append(cannot_pull(image))
             else:
                 problems.append(f"{exc.message} (the target pulls {image.target})")
+            continue
+        except (UsageError, BotoCoreError, ClientError) as exc:
+            reason = exc.message if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+            problems.append(
+                f"{key}: could not check that the target can pull {image.target}: {reason} "
+                f"(skip this check with --skip-preflight {envrules.IMAGE_DIGESTS} only if the "
+                "registry cannot be asked)"
+            )
             continue
         if found != image.digest:  # a registry answering another digest is not trusted
             problems.append(f"{key}: {image.target} resolves to another digest")
