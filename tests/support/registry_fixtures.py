@@ -355,3 +355,61 @@ def push_index(
         }
     ).encode()
     return _put_manifest(session, url, repository, tag, index, OCI_INDEX)
+
+
+@dataclass
+class PushedIndex:
+    index: PushedImage
+    platforms: dict[str, PushedImage]  # architecture -> its image manifest
+    blobs: dict[str, bytes]  # digest -> content, every distinct blob the index names
+
+
+def push_platform_index(
+    session: requests.Session,
+    url: str,
+    repository: str,
+    tag: str,
+    architectures: tuple[str, ...] = ("amd64", "arm64"),
+    base: bytes = b"",
+) -> PushedIndex:
+    """An OCI index over one image per architecture, each with its own config and app layer on
+    top of one shared base layer (`base`, or a small gzipped tar): what a multi-platform build
+    pushes."""
+    base_layer = base or _layer("shared base")[0]
+    blobs = {_digest(base_layer): base_layer}
+    platforms, entries = {}, []
+    for architecture in architectures:
+        app_layer, tar = _layer(f"app for {architecture}")
+        config = json.dumps(
+            {
+                "architecture": architecture,
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [_digest(base_layer), _digest(tar)]},
+            }
+        ).encode()
+        layers = []
+        for blob, media_type in ((base_layer, OCI_LAYER), (app_layer, OCI_LAYER)):
+            layers.append({"mediaType": media_type, "digest": _digest(blob), "size": len(blob)})
+        for blob in (config, base_layer, app_layer):
+            blobs[_upload_blob(session, url, repository, blob)] = blob
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
+                "layers": layers,
+            }
+        ).encode()
+        image = _put_manifest(session, url, repository, _digest(manifest), manifest, OCI_MANIFEST)
+        platforms[architecture] = image
+        entries.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": image.digest,
+                "size": len(manifest),
+                "platform": {"architecture": architecture, "os": "linux"},
+            }
+        )
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+    pushed = _put_manifest(session, url, repository, tag, index, OCI_INDEX)
+    return PushedIndex(pushed, platforms, blobs)

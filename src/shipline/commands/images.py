@@ -1,5 +1,5 @@
-"""`shipline images plan|ensure-repos|resolve|retag|running`: what the build pushes, ECR,
-digests, and what an environment runs now."""
+"""`shipline images plan|ensure-repos|resolve|retag|copy|running`: what the build pushes, ECR,
+digests, copies across registries, and what an environment runs now."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 # A lifecycle count: at least one image, one day.
 _POSITIVE = at_least(int, 1, "a whole number")
 
-HELP = "plan the image build, set up ECR repositories, resolve tags to digests, retag in ECR"
+HELP = (
+    "plan the image build, set up ECR repositories, resolve tags to digests, retag in ECR, "
+    "copy images between registries"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +96,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when REF does not exist, report found=false and exit 0 (instead of exit 2)",
     )
 
+    copy = actions.add_parser(
+        "copy",
+        help="copy an image to another registry or repository by digest (manifests and blobs)",
+        description="Copies the manifest (an index and every child) and each blob the "
+        "destination lacks, and prints DST@sha256:...; the digest never changes. Running it "
+        "again resumes an interrupted copy. Credentials as for resolve; ECR registries use "
+        "the AWS credentials.",
+    )
+    copy.add_argument(
+        "source", metavar="SRC", help="an image, e.g. ghcr.io/o/r/api:v1 or ...@sha256:..."
+    )
+    copy.add_argument(
+        "destination",
+        metavar="DST",
+        help="a repository, optionally with a tag, e.g. <host>/r/api:v1",
+    )
+
     running = actions.add_parser(
         "running",
         help="KEY=REF: the image every image key of an environment runs now (from ECS)",
@@ -123,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         return _resolve(args)
     if args.action == "retag":
         return _retag(args)
+    if args.action == "copy":
+        return _copy(args)
     if args.action == "running":
         return _running(args)
     plan = _plan(args)
@@ -261,6 +283,39 @@ def _retag(args: argparse.Namespace) -> int:
                 "image": result.image,
                 "digest": result.digest,
                 "tags": result.tags,
+            }
+        )
+    return EXIT_OK
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from shipline import github
+    from shipline.images.copy import CopyStep, copy_image
+    from shipline.images.oci import RegistryCredentials
+
+    credentials = RegistryCredentials.from_environment(os.environ)
+    steps: list[CopyStep] = []
+
+    def report(step: CopyStep) -> None:
+        steps.append(step)
+        console.info(step.line())
+
+    image = copy_image(
+        args.source,
+        args.destination,
+        credentials=[credentials] if credentials else [],
+        report=report,
+    )
+    console.result(image, as_json=args.json)
+    github.set_outputs({"image": image, "digest": image.rpartition("@")[2]})
+    if args.json:
+        console.emit_json(
+            {
+                "source": args.source,
+                "destination": args.destination,
+                "image": image,
+                "digest": image.rpartition("@")[2],
+                "steps": [step.to_dict() for step in steps],
             }
         )
     return EXIT_OK

@@ -7,4 +7,5 @@
 - `ecr`: ECR look-ups and tags (DescribeImages, PutImage)
 - `resolve`: `KEY=REF` tags to digests across registries (`images resolve`, deploy's pinning)
 - `retag`: reuse an image already in ECR under more tags (`images retag`)
+- `copy`: an image to another registry or repository by digest (`images copy`)
 """

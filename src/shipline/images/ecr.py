@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shipline.errors import UsageError
-from shipline.images.oci import MANIFEST_MEDIA_TYPES
+from shipline.images.oci import MANIFEST_MEDIA_TYPES, RegistryCredentials
 from shipline.images.reference import ImageNotFound, Registry, checked_digest
 
 # The two names an immutable tag conflict is reported under: AWS says ImageTagAlreadyExists,
@@ -89,3 +89,23 @@ def ecr_add_tags(registry: Registry, path: str, digest: str, tags: Iterable[str]
         else:
             outcomes[tag] = "added"
     return outcomes
+
+
+def ecr_registry_credentials(registry: Registry) -> RegistryCredentials:
+    """Credentials for ECR's OCI distribution API (user `AWS`, a 12-hour token), from
+    GetAuthorizationToken with the AWS credentials, as `docker login` gets them."""
+    import base64
+
+    from shipline import aws
+
+    ecr = aws.client("ecr", registry.region)
+    data = ecr.get_authorization_token(registryIds=[registry.account])["authorizationData"]
+    try:
+        username, _, password = (
+            base64.b64decode(data[0]["authorizationToken"]).decode().partition(":")
+        )
+    except (IndexError, KeyError, ValueError):
+        raise UsageError(f"ECR gave no usable authorization token for {registry.host}") from None
+    if not username or not password:
+        raise UsageError(f"ECR gave no usable authorization token for {registry.host}")
+    return RegistryCredentials(registry.host, username, password)

@@ -158,7 +158,16 @@ def token_realm(realm: str, registry_host: str) -> TokenRealm:
     return TokenRealm(realm, hostname)
 
 
-def _read_at_most(response: Any, limit: int) -> bytes | None:
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class RegistryUnreachable(UsageError):
+    """A registry did not answer (connection refused or dropped, timeout)."""
+
+
+def read_at_most(response: Any, limit: int) -> bytes | None:
     """The body of a streamed response, or None when it is longer than `limit` bytes."""
     chunks, size = [], 0
     for chunk in response.iter_content(chunk_size=65536):
@@ -189,6 +198,7 @@ class OciRegistry:
         self.timeout = timeout
         self._session = requests.Session()
         self._authorization: dict[str, str] = {}  # per repository path
+        self._challenges: dict[str, str] = {}  # the challenge each authorization answered
 
     def manifest_digest(self, path: str, reference: str) -> str:
         """The digest of `path:reference` (a tag or a digest); ImageNotFound when absent."""
@@ -216,7 +226,7 @@ class OciRegistry:
         answer = self._send("GET", url, api_path, stream=True)
         try:
             self._refuse_other_failures(answer, wanted)
-            content = _read_at_most(answer, MANIFEST_MAX_BYTES)
+            content = read_at_most(answer, MANIFEST_MAX_BYTES)
         finally:
             answer.close()
         if content is None:
@@ -234,29 +244,59 @@ class OciRegistry:
         return digest
 
     def _send(self, method: str, url: str, api_path: str, stream: bool = False) -> Any:
+        headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+        return self.request(method, url, api_path, headers=headers, stream=stream)
+
+    def api_url(self, path: str) -> tuple[str, str]:
+        """The URL `/v2/<name>` of repository `path` on this registry, and its API path."""
+        base, api_path = api_location(self.host, path)
+        return f"{base}/v2/{api_path}", api_path
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        api_path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        stream: bool = False,
+    ) -> Any:
+        """One request about repository `api_path`, authorized as its challenge asks.
+
+        The authorization goes only to this registry's own origin (an upload Location may
+        be elsewhere, as the distribution spec allows). A 401 whose challenge differs from
+        the one the held authorization answered (a push scope after a pull token, an expired
+        token) is authorized once more; the same challenge again is a refusal.
+        """
         import requests
 
-        headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+        ours = _origin(url) == _origin(api_location(self.host, api_path)[0])
 
-        def request() -> Any:
+        def send() -> Any:
             return self._session.request(
                 method,
                 url,
-                headers=headers | self._auth_header(api_path),
+                headers=dict(headers or {}) | (self._auth_header(api_path) if ours else {}),
+                data=body,
                 timeout=self.timeout,
                 stream=stream,
             )
 
         try:
-            response = request()
-            if response.status_code == 401 and api_path not in self._authorization:
+            response = send()
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if response.status_code == 401 and ours and self._challenges.get(api_path) != challenge:
                 response.close()
-                challenge = response.headers.get("WWW-Authenticate", "")
                 self._authorization[api_path] = self._authorize(challenge, api_path)
-                response = request()
+                self._challenges[api_path] = challenge
+                response = send()
         except requests.RequestException as exc:
-            raise UsageError(f"cannot reach registry {self.host}: {type(exc).__name__}") from None
+            raise RegistryUnreachable(
+                f"cannot reach registry {self.host}: {type(exc).__name__}"
+            ) from None
         if response.status_code == 401:
+            response.close()
             raise self._refusal(api_path)
         return response
 
