@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from shipline import schemas
@@ -21,6 +22,8 @@ from shipline.sim.seed import (
     seed_environment,
 )
 from support.deploy_support import Ran, image_of, revision_count, run_cli, running_task_definitions
+from support.registry_fixtures import OCI_MANIFEST, htpasswd_file, push_image, start_registry
+from support.registry_proxy import CountingProxy, Forwarded
 from support.sim_sandbox import DEFAULT_POLICY
 
 # Production's own repositories: in another account they would be on another host; the
@@ -205,24 +208,14 @@ def test_a_promoted_release_that_fails_health_rolls_production_back_and_leaves_s
     ) == staging_before
 
 
-def test_a_target_that_pulls_from_another_registry_needs_the_image_there(
+def test_an_image_already_in_the_targets_repository_runs_from_there_without_a_copy(
     capsys, sandbox, pair, ecs, s3
 ):
     write(pair.config, pair.staging, pair.production, registry=OTHER_REGISTRY)
     assert deploy_staging(capsys, pair, "v2").code == 0
     [source] = records(s3, pair.staging, "staging")
-    before = untouched(pair, ecs, s3)
-
-    ran = promote(capsys, pair)
-
-    assert ran.code == 2
     digest = source["images"]["api"].split("@")[1]
-    assert f"the target cannot pull {OTHER_REGISTRY}/api@{digest}" in ran.err
-    assert "shipline images copy" in ran.err
-    assert untouched(pair, ecs, s3) == before
-
-    # Once the same manifest is in production's repository (as a copy leaves it), it runs
-    # from there, by the same digest.
+    # The same manifest in production's repositories (as a copy leaves it).
     ecr = sandbox.client("ecr")
     for key in ("api", "web"):
         ecr.create_repository(repositoryName=f"prod/{key}")
@@ -232,8 +225,11 @@ def test_a_target_that_pulls_from_another_registry_needs_the_image_there(
             imageManifestMediaType="application/vnd.oci.image.manifest.v1+json",
             imageDigest=image_digest(pair.staging.reference(key, "v2")),
         )
+
     promoted = promote(capsys, pair)
+
     assert promoted.code == 0, promoted.err
+    assert "copying" not in promoted.err
     [record] = records(s3, pair.production, "production")
     after = running_task_definitions(pair.production, ecs)
     assert image_of(ecs, after["api"], "api") == f"{OTHER_REGISTRY}/api@{digest}"
@@ -254,4 +250,127 @@ def test_a_digest_gone_from_the_registry_is_refused(capsys, sandbox, pair, ecs, 
 
     assert ran.code == 2
     assert f"agent-saas/web@{digest}: no such image in ECR" in ran.err
+    assert untouched(pair, ecs, s3) == before
+
+
+# --- across registries: the image is copied by digest first (two real registries) -----------
+
+
+@pytest.fixture
+def registries(tmp_path):
+    """Staging's registry and production's, each a real distribution registry on loopback."""
+    with (
+        start_registry(tmp_path / "staging-registry") as staging,
+        start_registry(tmp_path / "production-registry") as production,
+    ):
+        yield staging, production
+
+
+def manifest_in(registry: Any, repository: str, digest: str) -> bytes | None:
+    answer = requests.get(
+        f"{registry.url}/v2/{repository}/manifests/{digest}",
+        headers={"Accept": OCI_MANIFEST},
+        timeout=10,
+    )
+    if answer.status_code == 404:
+        return None
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Docker-Content-Digest"] == digest
+    return answer.content
+
+
+def test_a_target_on_another_registry_gets_the_images_copied_by_digest_then_deployed(
+    capsys, sandbox, pair, ecs, s3, registries, monkeypatch
+):
+    for name in ("SHIPLINE_REGISTRY", "SHIPLINE_REGISTRY_USERNAME", "SHIPLINE_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    staging_registry, production_registry = registries
+    session = requests.Session()
+    pushed = {
+        key: push_image(session, staging_registry.url, f"acme/shop/{key}", "v2", f"{key} v2")
+        for key in ("api", "web")
+    }
+    target_registry = f"{production_registry.host}/prod"
+    write(pair.config, pair.staging, pair.production, registry=target_registry)
+    images = [f"{key}={staging_registry.host}/acme/shop/{key}:v2" for key in ("api", "web")]
+    arguments = [part for image in images for part in ("--image", image)]
+    staged = shipline(capsys, pair, "deploy", "-e", "staging", *arguments)
+    assert staged.code == 0, staged.err
+    [source] = records(s3, pair.staging, "staging")
+    assert manifest_in(production_registry, "prod/api", pushed["api"].digest) is None
+
+    ran = promote(capsys, pair)
+
+    assert ran.code == 0, ran.err
+    [record] = records(s3, pair.production, "production")
+    after = running_task_definitions(pair.production, ecs)
+    for key, image in pushed.items():
+        # The very manifest staging ran, now in production's registry under the same digest.
+        assert manifest_in(production_registry, f"prod/{key}", image.digest) == image.manifest
+        wanted = f"{target_registry}/{key}@{image.digest}"
+        assert record["images"][key] == wanted
+        assert source["images"][key].endswith(f"@{image.digest}")
+        assert image_of(ecs, after[key], key) == wanted
+    assert record["promoted_from"]["release_id"] == source["release_id"]
+    assert "copied" in ran.err
+
+    # Promoted again: everything is there already, nothing is sent twice.
+    again = promote(capsys, pair)
+    assert again.code == 0, again.err
+    assert "copied" not in again.err
+
+
+def test_a_target_registry_that_cannot_be_asked_is_a_refusal_that_changes_nothing(
+    capsys, sandbox, pair, ecs, s3, tmp_path, monkeypatch
+):
+    for name in ("SHIPLINE_REGISTRY", "SHIPLINE_REGISTRY_USERNAME", "SHIPLINE_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    password = htpasswd_file(tmp_path / "htpasswd", "ci-bot", "correct-horse-battery")
+    auth = {"htpasswd": {"realm": "shipline-test", "path": str(password)}}
+    with (
+        start_registry(tmp_path / "staging-registry") as staging_registry,
+        start_registry(tmp_path / "production-registry", auth) as production_registry,
+    ):
+        session = requests.Session()
+        for key in ("api", "web"):
+            push_image(session, staging_registry.url, f"acme/shop/{key}", "v2", f"{key} v2")
+        write(pair.config, pair.staging, pair.production, registry=production_registry.host)
+        images = [f"{key}={staging_registry.host}/acme/shop/{key}:v2" for key in ("api", "web")]
+        arguments = [part for image in images for part in ("--image", image)]
+        assert shipline(capsys, pair, "deploy", "-e", "staging", *arguments).code == 0
+        before = untouched(pair, ecs, s3)
+
+        ran = promote(capsys, pair)  # no credentials for production's registry
+
+    assert ran.code == 2
+    wanted = f"could not check that the target can pull {production_registry.host}/api@sha256:"
+    assert wanted in ran.err and "needs credentials" in ran.err
+    assert untouched(pair, ecs, s3) == before
+
+
+def test_a_copy_that_fails_part_way_is_a_refusal_that_changes_nothing(
+    capsys, sandbox, pair, ecs, s3, registries, monkeypatch
+):
+    for name in ("SHIPLINE_REGISTRY", "SHIPLINE_REGISTRY_USERNAME", "SHIPLINE_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    staging_registry, production_registry = registries
+
+    def manifest_push(request: Forwarded, seen: list[Forwarded]) -> bool:
+        return request.method == "PUT" and "/manifests/" in request.path
+
+    session = requests.Session()
+    for key in ("api", "web"):
+        push_image(session, staging_registry.url, f"acme/shop/{key}", "v2", f"{key} v2")
+    images = [f"{key}={staging_registry.host}/acme/shop/{key}:v2" for key in ("api", "web")]
+    arguments = [part for image in images for part in ("--image", image)]
+    assert shipline(capsys, pair, "deploy", "-e", "staging", *arguments).code == 0
+    with CountingProxy(production_registry.url, drop=manifest_push).serving() as proxy:
+        write(pair.config, pair.staging, pair.production, registry=proxy.host)
+        before = untouched(pair, ecs, s3)
+
+        ran = promote(capsys, pair)
+
+    assert ran.code == 2
+    assert f"the target cannot pull {proxy.host}/api@sha256:" in ran.err
+    assert "interrupted" in ran.err and "run it again to resume" in ran.err
     assert untouched(pair, ecs, s3) == before

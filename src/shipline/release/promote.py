@@ -177,11 +177,13 @@ def promote(
 
 
 def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], None]) -> None:
-    """Every digest is in the repository the target pulls from; PreflightError (exit 2) naming
-    each one that is not, or that the registry could not be asked about."""
+    """Every digest is in the repository the target pulls from, copied there first when the
+    target pulls from another repository (`shipline images copy`, by digest); PreflightError
+    (exit 2) naming each one that is not, or that the registry could not be asked about."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from shipline.env import rules as envrules
+    from shipline.errors import ShiplineError
     from shipline.images.reference import ImageNotFound
     from shipline.images.resolve import resolve_with_environment
 
@@ -190,11 +192,15 @@ def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], N
         try:
             found = resolve_with_environment({key: image.target})[key].digest
         except ImageNotFound as exc:
-            if image.needs_copy:
-                problems.append(cannot_pull(image))
-            else:
+            if not image.needs_copy:
                 problems.append(f"{exc.message} (the target pulls {image.target})")
-            continue
+                continue
+            try:
+                found = copy_to_target(image, report)
+            except (ShiplineError, BotoCoreError, ClientError) as failed:
+                why = failed.message if isinstance(failed, ShiplineError) else str(failed)
+                problems.append(f"{cannot_pull(image)} ({why})")
+                continue
         except (UsageError, BotoCoreError, ClientError) as exc:
             reason = exc.message if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
             problems.append(
@@ -209,6 +215,27 @@ def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], N
         report(f"image {key}: the target's registry has {image.digest}")
     if problems:
         raise PreflightError("; ".join(problems))
+
+
+def copy_to_target(image: PromotedImage, report: Callable[[str], None]) -> str:
+    """Copy `image` into the repository the target pulls from (manifests and missing blobs,
+    by digest); the digest that landed there."""
+    import os
+
+    from shipline.images.copy import CopyStep, copy_image
+    from shipline.images.oci import RegistryCredentials
+
+    repository = parse_image_ref(image.target).repository
+    report(f"image {image.key}: copying {image.source} to {repository}")
+    credentials = RegistryCredentials.from_environment(os.environ)
+
+    def step(done: CopyStep) -> None:
+        report(f"image {image.key}: {done.line()}")
+
+    copied = copy_image(
+        image.source, repository, credentials=[credentials] if credentials else [], report=step
+    )
+    return parse_image_ref(copied).digest or ""
 
 
 def cannot_pull(image: PromotedImage) -> str:
