@@ -122,9 +122,11 @@ def test_summary_fails_without_digests(tmp_path):
 
 def test_the_deploy_gets_this_runs_digests():
     deploy = workflow()["jobs"]["deploy"]
-    assert deploy["needs"] == ["summary", "tests"]
+    assert deploy["needs"] == ["plan", "summary", "tests"]
     assert deploy["with"] == {
-        "environment": "${{ vars.RELEASE_ENVIRONMENT || 'production' }}",
+        # The first environment of shipline.yml's `promotion` (played in test_workflow_runs.py).
+        "environment": "${{ fromJSON(needs.plan.outputs.promotion || '[]')[0] "
+        "|| vars.RELEASE_ENVIRONMENT || 'production' }}",
         "api_image": "${{ needs.summary.outputs.api_image }}",
         "web_image": "${{ needs.summary.outputs.web_image }}",
     }
