@@ -56,7 +56,7 @@ def test_dispatch_inputs_and_tag_trigger():
 
 
 def run_summary(
-    tmp_path: Path, images: dict[str, str], kind: str = "ghcr"
+    tmp_path: Path, images: dict[str, str], kind: str = "ghcr", promote_to: str = ""
 ) -> tuple[int, dict, str]:
     [script] = [
         step["run"]
@@ -78,6 +78,7 @@ def run_summary(
         "AWS_REGION": "us-east-1" if kind == "ecr" else "",
         "REF_NAME": "v1.4.0",
         "RELEASE_ENVIRONMENT": "staging",
+        "PROMOTE_TO": promote_to,
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
@@ -102,6 +103,16 @@ def test_summary_lists_the_images_by_digest_with_copy_paste_commands(tmp_path):
     assert f'web_image = "{WEB}"' in summary
     assert f"docker pull {WEB}" in summary
     assert "docker login ghcr.io" in summary
+
+
+def test_summary_says_how_to_promote_when_there_is_a_next_environment(tmp_path):
+    code, _, summary = run_summary(tmp_path, {"api": API, "web": WEB}, promote_to="production")
+    assert code == 0, summary
+    assert "## Promote them" in summary
+    assert "gh workflow run promote.yml -f from=staging -f to=production" in summary
+    (tmp_path / "alone").mkdir()
+    _, _, alone = run_summary(tmp_path / "alone", {"api": API, "web": WEB})
+    assert "promote.yml" not in alone
 
 
 def test_summary_for_ecr_names_the_ecr_login(tmp_path):
