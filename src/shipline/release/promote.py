@@ -15,6 +15,7 @@ before anything changes in the target.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -220,8 +221,6 @@ def make_pullable(images: Mapping[str, PromotedImage], report: Callable[[str], N
 def copy_to_target(image: PromotedImage, report: Callable[[str], None]) -> str:
     """Copy `image` into the repository the target pulls from (manifests and missing blobs,
     by digest); the digest that landed there."""
-    import os
-
     from shipline.images.copy import CopyStep, copy_image
     from shipline.images.oci import RegistryCredentials
 
