@@ -75,6 +75,8 @@ class Environment:
     rollback: str
     # `migrate: none`: the file says on purpose that this app has no migration.
     migrate_none: bool = False
+    # host[:port][/prefix] this environment pulls promoted images from (None: where they are).
+    registry: str | None = None
 
     @property
     def history_bucket(self) -> str:
@@ -105,6 +107,8 @@ class Config:
     environments: dict[str, Environment]
     images: dict[str, ImageSpec]
     source: str
+    # The order releases go through the environments (`promotion:`), empty when not set.
+    promotion: tuple[str, ...] = ()
 
     def environment(self, name: str) -> Environment:
         try:
@@ -283,6 +287,14 @@ def reference_problems(document: Any) -> list[str]:
             problems.append(
                 f"{where}: {json.dumps(wanted)} is not one of this environment's services ({known})"
             )
+    promotion = _get(document, "promotion")
+    for index, name in enumerate(promotion if isinstance(promotion, list) else []):
+        if isinstance(name, str) and isinstance(environments, dict) and name not in environments:
+            known = ", ".join(json.dumps(key) for key in environments)
+            problems.append(
+                f"{schemas.path_text(('promotion', index))}: {json.dumps(name)} is not one of "
+                f"the environments ({known})"
+            )
     return problems
 
 
@@ -327,7 +339,8 @@ def build_config(document: dict[str, Any], source: str) -> Config:
         )
         for name, raw in document.get("images", {}).items()
     }
-    return Config(document["version"], environments, images, source)
+    promotion = tuple(document.get("promotion", ()))
+    return Config(document["version"], environments, images, source, promotion)
 
 
 def _environment(name: str, raw: dict[str, Any]) -> Environment:
@@ -375,4 +388,5 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
         ),
         rollback=raw.get("rollback", _defaults("environment")["rollback"]),
         migrate_none=raw.get("migrate") == MIGRATE_NONE,
+        registry=raw.get("registry"),
     )

@@ -250,6 +250,46 @@ def test_rollback_waits_for_the_lock_by_default_and_checks_its_inputs(environmen
     assert defaults["break-lock"]["default"] == "false"
 
 
+# --- promote -------------------------------------------------------------------------------------
+
+
+def test_promote_deploys_the_live_release_of_one_environment_to_another(
+    sandbox, environment, workspace
+):
+    from shipline.sim.seed import seed_environment
+
+    production = seed_environment(sandbox.url, region=sandbox.region, name="agent-saas-prod")
+    document = yaml.safe_load((workspace / "shipline.yml").read_text())
+    document["environments"] |= production.shipline_config("production")["environments"]
+    (workspace / "shipline.yml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    staged = deploy(environment, workspace, "v2")
+    assert staged.exit_code == 0, staged.log
+
+    done = run("promote", {"from": "sim", "to": "production"}, workspace)
+
+    assert done.exit_code == 0, done.log
+    outputs = done.outputs
+    assert (
+        RELEASE_ID.match(outputs["release-id"])
+        and outputs["release-id"] != (staged.outputs["release-id"])
+    )
+    assert (outputs["status"], outputs["exit-code"]) == ("succeeded", "0")
+    assert result(done)["promoted_from"] == {
+        "environment": "sim",
+        "release_id": staged.outputs["release-id"],
+    }
+    after = running(production, sandbox)
+    assert image_of(sandbox, after["api"], "api") == environment.pinned("api", "v2")
+    assert f"Promoted from `sim` release `{staged.outputs['release-id']}`" in done.summary
+
+
+def test_promote_passes_a_refusal_on(sandbox, environment, workspace):
+    done = run("promote", {"from": "sim", "to": "sim"}, workspace)
+    assert done.exit_code == 2, done.log
+    assert (done.outputs["status"], done.outputs["exit-code"]) == ("refused", "2")
+    assert "promote to another environment" in done.log
+
+
 # --- terraform-apply (terraform itself is a stand-in: arguments and exit codes only) -------------
 
 STAND_IN_TERRAFORM = """\

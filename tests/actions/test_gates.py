@@ -45,6 +45,7 @@ OWN_ACTIONS = {
     "terraform-apply",
     "ecs-deploy",
     "rollback",
+    "promote",
 }
 
 

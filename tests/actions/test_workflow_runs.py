@@ -22,7 +22,14 @@ APP_URL = "https://app.example.com"
 PRODUCTION = {"AWS_REGION": "eu-west-1", "APP_PUBLIC_URL": "https://app.vars.example.com"}
 # The GitHub environment of deploy.yml's Terraform job (its own reviewers, the infra role).
 PRODUCTION_INFRA = {"AWS_REGION": "eu-west-1", "AWS_INFRA_ROLE_ARN": "arn:aws:iam::1:role/infra"}
-ENVIRONMENTS = {"production": PRODUCTION, "production-infra": PRODUCTION_INFRA}
+STAGING = {"AWS_REGION": "eu-west-1", "APP_PUBLIC_URL": "https://staging.vars.example.com"}
+STAGING_INFRA = {"AWS_REGION": "eu-west-1", "AWS_INFRA_ROLE_ARN": "arn:aws:iam::1:role/infra-s"}
+ENVIRONMENTS = {
+    "production": PRODUCTION,
+    "production-infra": PRODUCTION_INFRA,
+    "staging": STAGING,
+    "staging-infra": STAGING_INFRA,
+}
 API_URL = "https://api.example.com"
 SESSION = "20261201T120000Z-1a2b3c"
 # The Terraform job's step outputs: the release session, then what Terraform registered.
@@ -64,13 +71,17 @@ COMMITTED_AT = "2026-11-26T08:15:00+01:00"  # git log -1 --format=%cI
 RUN_SHA = "0123456789abcdef0123456789abcdef01234567"  # github.sha of every modelled run
 
 
-def build_run(kind: str, event: str = "push", **changes: Any) -> Scenario:
-    """build-images.yml started by a `v*` tag push (or by hand), planning images of `kind`."""
+def build_run(
+    kind: str, event: str = "push", promotion: list[str] | None = None, **changes: Any
+) -> Scenario:
+    """build-images.yml started by a `v*` tag push (or by hand), planning images of `kind`;
+    `promotion` is shipline.yml's order as `shipline images plan` outputs it."""
     plan = {
         "kind": kind,
         "aws_region": "",
         "aws_account": "",
         "matrix": json.dumps({"include": [{"name": "api"}, {"name": "web"}]}),
+        "promotion": json.dumps(promotion or []),
         **PLANS[kind],
     }
     scenario = Scenario(
@@ -359,6 +370,97 @@ def test_a_rollback_can_break_a_stale_lock_on_purpose():
     assert rollback_with(play(rollback_run(break_lock=True)))["break-lock"] is True
 
 
+# --- promotion: a tag push deploys to the first environment, promote.yml takes it further -------
+
+
+def summary_env(run: Run) -> dict[str, Any]:
+    """The env: of build-images.yml's summary step, as GitHub gives it."""
+    step = step_of("build-images.yml", "summary", "collect")
+    return {key: run.evaluate("summary", value, "jobs.steps.env")
+            for key, value in step["env"].items()}  # fmt: skip
+
+
+def test_a_tag_push_deploys_to_the_first_environment_of_the_promotion_order():
+    run = play(build_run("ghcr", promotion=["staging", "production"]))
+    assert run.result("deploy") == "success"
+    job = run.jobs["deploy/deploy"]
+    assert job.inputs["environment"] == "staging"
+    assert job.environment == {"name": "staging", "url": APP_URL}
+    assert run.jobs["deploy/terraform"].environment == {"name": "staging-infra"}
+    # Its summary says how to promote that release on.
+    env = summary_env(run)
+    assert (env["RELEASE_ENVIRONMENT"], env["PROMOTE_TO"]) == ("staging", "production")
+    step = step_of("build-images.yml", "summary", "collect")
+    assert (
+        "gh workflow run promote.yml -f from=${RELEASE_ENVIRONMENT} -f to=${PROMOTE_TO}"
+        in (step["run"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "wanted"), [({}, "production"), ({"RELEASE_ENVIRONMENT": "staging"}, "staging")]
+)
+def test_without_a_promotion_order_a_tag_push_deploys_as_before(variables, wanted):
+    run = play(build_run("ghcr", vars=variables))
+    assert run.jobs["deploy/deploy"].inputs["environment"] == wanted
+    assert summary_env(run)["PROMOTE_TO"] in ("", None)
+
+
+def promote_run(**inputs: Any) -> Scenario:
+    return Scenario(
+        "promote.yml",
+        "workflow_dispatch",
+        inputs={"from": "staging", "to": "production", **inputs},
+        environments=ENVIRONMENTS,
+        step_outputs={
+            "promote": {
+                "credentials": {"method": "oidc"},
+                "promote": {"release-id": "20261201T130000Z-777777", "status": "succeeded"},
+            }
+        },
+    )
+
+
+def promote_with(run: Run) -> dict[str, Any]:
+    """The promote action's inputs, as GitHub gives them."""
+    step = step_of("promote.yml", "promote", "promote")
+    return {key: run.evaluate("promote", value, "jobs.steps.with")
+            for key, value in step["with"].items()}  # fmt: skip
+
+
+def test_a_promotion_runs_in_the_target_environment_so_its_protection_rules_gate_it():
+    run = play(promote_run())
+    job = run.jobs["promote"]
+    assert job.result == "success"
+    # The target's GitHub environment (reviewers, wait timer, branches), its variables and role.
+    assert job.environment == {"name": "production", "url": PRODUCTION["APP_PUBLIC_URL"]}
+    assert (
+        run.evaluate("promote", "${{ vars.APP_PUBLIC_URL }}", "jobs.steps.with")
+        == (PRODUCTION["APP_PUBLIC_URL"])
+    )
+    assert promote_with(run) == {
+        "from": "staging",
+        "to": "production",
+        "release": "",
+        "config": "shipline.yml",
+    }
+    assert job.steps["promote"]["outcome"] == "success"
+    assert job.outputs == {"release_id": "20261201T130000Z-777777", "status": "succeeded"}
+    assert run.run_name == "promote staging to production"
+
+
+def test_a_promotion_of_a_named_release_passes_it_on():
+    run = play(promote_run(release="20261201T120000Z-1a2b3c", to="staging", **{"from": "qa"}))
+    assert promote_with(run)["release"] == "20261201T120000Z-1a2b3c"
+    assert run.jobs["promote"].environment == {"name": "staging", "url": STAGING["APP_PUBLIC_URL"]}
+    assert run.run_name == "promote qa to staging (20261201T120000Z-1a2b3c)"
+
+
+def test_a_promotion_holds_no_release_group_while_it_waits_for_reviewers():
+    run = play(promote_run())
+    assert run.concurrency is None and run.jobs["promote"].concurrency is None
+
+
 # --- queued together: a rollback is never dropped ------------------------------------------------
 
 
@@ -421,6 +523,7 @@ def every_run() -> list[Scenario]:
     scenarios = [build_run(kind, event) for kind in BUILDS
                  for event in ("push", "workflow_dispatch")]  # fmt: skip
     scenarios += [deploy_run(), deploy_run(inputs={"skip_terraform": True}), rollback_run()]
+    scenarios += [promote_run()]
     scenarios += [Scenario("ci.yml", event) for event in ("push", "pull_request")]
     return scenarios
 

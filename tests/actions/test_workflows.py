@@ -18,7 +18,7 @@ from support.infra import infra_rules
 WORKFLOWS = gates.REPO / ".github" / "workflows"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
 # shipline's actions that call AWS: a job using one must run in a GitHub environment.
-AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "rollback"}
+AWS_ACTIONS = {"terraform-apply", "ecs-deploy", "rollback", "promote"}
 LOCAL_USES = re.compile(r"^(?:\$|\.)/(?P<path>.+)$")
 
 
@@ -226,6 +226,43 @@ def test_a_rollback_waits_for_a_running_deploys_lock_within_its_own_timeout():
     assert "concurrency" not in job
 
 
+# --- promote.yml ---------------------------------------------------------------------------------
+
+
+def test_promote_is_started_by_hand_with_from_to_and_an_optional_release():
+    on = workflow("promote.yml")["on"]
+    assert set(on) == {"workflow_dispatch"}
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"from", "to", "release"}
+    # `to` is a GitHub environment: its protection rules gate the job that changes it.
+    assert inputs["to"]["type"] == "environment" and inputs["to"]["required"] is True
+    assert inputs["from"]["required"] is True
+    assert inputs["release"]["required"] is False and inputs["release"]["default"] == ""
+
+
+def test_promote_job_passes_its_inputs_to_the_promote_action():
+    job = workflow("promote.yml")["jobs"]["promote"]
+    [step] = [step for step in steps_of(job) if local_action(step) == "promote"]
+    assert step["with"] == {
+        "from": "${{ inputs.from }}",
+        "to": "${{ inputs.to }}",
+        "release": "${{ inputs.release }}",
+        "config": "${{ vars.SHIPLINE_CONFIG || 'shipline.yml' }}",
+    }
+    # It deploys images onto the target's live task definitions: it never runs Terraform.
+    assert not {local_action(s) for s in steps_of(job)} & {"terraform-apply", "ecs-deploy"}
+    setup = [i for i, s in enumerate(steps_of(job)) if local_action(s) == "setup-shipline"]
+    assert setup and setup[0] < steps_of(job).index(step)
+
+
+def test_the_promote_action_wraps_shipline_promote():
+    spec = gates.load_yaml(gates.REPO / "actions" / "promote" / "action.yml")
+    assert set(spec["inputs"]) == {"from", "to", "release", "config"}
+    assert {"release-id", "status", "exit-code", "result-file"} <= set(spec["outputs"])
+    [step] = spec["runs"]["steps"]
+    assert "args=(promote --from" in step["run"] and 'exec shipline "${args[@]}"' in step["run"]
+
+
 # --- deploy and rollback together ----------------------------------------------------------------
 
 
@@ -249,6 +286,7 @@ ROLE_VARIABLES = {
     ("deploy.yml", "terraform"): "AWS_INFRA_ROLE_ARN",
     ("deploy.yml", "deploy"): "AWS_DEPLOY_ROLE_ARN",
     ("rollback.yml", "rollback"): "AWS_DEPLOY_ROLE_ARN",
+    ("promote.yml", "promote"): "AWS_DEPLOY_ROLE_ARN",
 }
 
 
@@ -310,12 +348,13 @@ def test_jobs_that_deploy_run_in_the_chosen_github_environment(path):
         if actions & AWS_ACTIONS:
             environment = job.get("environment")
             name = environment.get("name") if isinstance(environment, dict) else environment
-            wanted = "${{ inputs.environment }}"
+            # A promotion releases into its target: `to` is the environment it changes.
+            wanted = "${{ inputs.to }}" if "promote" in actions else "${{ inputs.environment }}"
             if "terraform-apply" in actions:
                 wanted += "-infra"
                 assert not actions & {"ecs-deploy", "rollback"}, job_id
             assert name == wanted, job_id
-        if touches_aws(job) and path.name in ("deploy.yml", "rollback.yml"):
+        if touches_aws(job) and path.name in ("deploy.yml", "rollback.yml", "promote.yml"):
             assert job.get("environment"), job_id
 
 
@@ -446,6 +485,7 @@ def test_jobs_that_change_an_environment_are_found():
         ("deploy.yml", "terraform"),
         ("deploy.yml", "deploy"),
         ("rollback.yml", "rollback"),
+        ("promote.yml", "promote"),
     }
 
 

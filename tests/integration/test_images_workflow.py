@@ -56,7 +56,7 @@ def test_dispatch_inputs_and_tag_trigger():
 
 
 def run_summary(
-    tmp_path: Path, images: dict[str, str], kind: str = "ghcr"
+    tmp_path: Path, images: dict[str, str], kind: str = "ghcr", promote_to: str = ""
 ) -> tuple[int, dict, str]:
     [script] = [
         step["run"]
@@ -78,6 +78,7 @@ def run_summary(
         "AWS_REGION": "us-east-1" if kind == "ecr" else "",
         "REF_NAME": "v1.4.0",
         "RELEASE_ENVIRONMENT": "staging",
+        "PROMOTE_TO": promote_to,
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
@@ -104,6 +105,16 @@ def test_summary_lists_the_images_by_digest_with_copy_paste_commands(tmp_path):
     assert "docker login ghcr.io" in summary
 
 
+def test_summary_says_how_to_promote_when_there_is_a_next_environment(tmp_path):
+    code, _, summary = run_summary(tmp_path, {"api": API, "web": WEB}, promote_to="production")
+    assert code == 0, summary
+    assert "## Promote them" in summary
+    assert "gh workflow run promote.yml -f from=staging -f to=production" in summary
+    (tmp_path / "alone").mkdir()
+    _, _, alone = run_summary(tmp_path / "alone", {"api": API, "web": WEB})
+    assert "promote.yml" not in alone
+
+
 def test_summary_for_ecr_names_the_ecr_login(tmp_path):
     code, _, summary = run_summary(tmp_path, {"api": API}, kind="ecr")
     assert code == 0
@@ -122,9 +133,11 @@ def test_summary_fails_without_digests(tmp_path):
 
 def test_the_deploy_gets_this_runs_digests():
     deploy = workflow()["jobs"]["deploy"]
-    assert deploy["needs"] == ["summary", "tests"]
+    assert deploy["needs"] == ["plan", "summary", "tests"]
     assert deploy["with"] == {
-        "environment": "${{ vars.RELEASE_ENVIRONMENT || 'production' }}",
+        # The first environment of shipline.yml's `promotion` (played in test_workflow_runs.py).
+        "environment": "${{ fromJSON(needs.plan.outputs.promotion || '[]')[0] "
+        "|| vars.RELEASE_ENVIRONMENT || 'production' }}",
         "api_image": "${{ needs.summary.outputs.api_image }}",
         "web_image": "${{ needs.summary.outputs.web_image }}",
     }

@@ -109,7 +109,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert caught.value.problems == [
         "environments.production.cluster: variable MISSING is not set",
         "environments.production.extra: unknown key (expected one of: cluster, health, history, "
-        "migrate, region, rollback, services, wait)",
+        "migrate, region, registry, rollback, services, wait)",
         'environments.production.rollback: expected auto or off, got "maybe"',
         "environments.production.services.web.health: expected a URL (http:// or https://), "
         'got "nope"',
@@ -242,3 +242,60 @@ def test_a_wrong_health_check_is_refused_with_its_place(tmp_path, health, proble
     with pytest.raises(ConfigError) as refused:
         load_config(_with_health(tmp_path, health))
     assert any(problem in line for line in refused.value.problems), refused.value.problems
+
+
+def _two_environments(tmp_path: Path, **top: object) -> Path:
+    import yaml
+
+    def environment(name: str) -> dict[str, object]:
+        return {"cluster": name, "history": "s3://my-releases/shipline", "services": {"api": {}}}
+
+    document = {
+        "version": 1,
+        "environments": {"staging": environment("staging"), "production": environment("prod")},
+        **top,
+    }
+    document["environments"]["production"]["registry"] = (  # type: ignore[index]
+        "222222222222.dkr.ecr.eu-west-1.amazonaws.com/shop"
+    )
+    target = tmp_path / "shipline.yml"
+    target.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return target
+
+
+def test_the_promotion_order_and_a_target_registry_are_read(tmp_path):
+    config = load_config(_two_environments(tmp_path, promotion=["staging", "production"]), env={})
+    assert config.promotion == ("staging", "production")
+    production = config.environment("production")
+    assert production.registry == "222222222222.dkr.ecr.eu-west-1.amazonaws.com/shop"
+    assert config.environment("staging").registry is None
+    assert load_config(_two_environments(tmp_path), env={}).promotion == ()
+
+
+@pytest.mark.parametrize(
+    ("promotion", "problem"),
+    [
+        (["staging", "qa"], 'promotion[1]: "qa" is not one of the environments'),
+        (["staging"], "promotion: expected a list of two or more different environment names"),
+        (["staging", "staging"], "promotion: expected a list of two or more different"),
+    ],
+)
+def test_a_wrong_promotion_order_is_refused_with_its_place(tmp_path, promotion, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_two_environments(tmp_path, promotion=promotion), env={})
+    assert any(line.startswith(problem) for line in caught.value.problems), caught.value.problems
+
+
+def test_a_registry_with_a_scheme_or_upper_case_is_refused(tmp_path):
+    import yaml
+
+    path = _two_environments(tmp_path)
+    for bad in ("https://ghcr.io/acme", "ghcr.io/Acme/shop"):
+        document = yaml.safe_load(path.read_text())
+        document["environments"]["production"]["registry"] = bad
+        path.write_text(yaml.safe_dump(document))
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, env={})
+        assert caught.value.problems[0].startswith(
+            "environments.production.registry: expected a registry host with an optional path"
+        )

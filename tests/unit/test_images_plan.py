@@ -188,3 +188,21 @@ def test_bad_prefix_is_refused_naming_the_component():
 def test_no_images_is_refused():
     with pytest.raises(UsageError, match="no images to build"):
         build_plan("ghcr.io", "acme/shop", [])
+
+
+def test_the_plan_names_the_promotion_order_a_tag_push_deploys_by(tmp_path):
+    from shipline.images.build import configured_build_plan
+
+    config = tmp_path / "shipline.yml"
+    environment = "{cluster: c, history: 's3://my-releases/x', services: {api: {}}}"
+    config.write_text(
+        "version: 1\n"
+        f"environments:\n  staging: {environment}\n  production: {environment}\n"
+        "images:\n  api: {context: apps/api}\n"
+    )
+    plain = configured_build_plan(config, "ghcr.io", "acme/shop")
+    assert json.loads(plain.outputs()["promotion"]) == []
+    config.write_text(config.read_text() + "promotion: [staging, production]\n")
+    plan = configured_build_plan(config, "ghcr.io", "acme/shop")
+    assert json.loads(plan.outputs()["promotion"]) == ["staging", "production"]
+    assert plan.to_dict()["promotion"] == ["staging", "production"]

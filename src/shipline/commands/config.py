@@ -62,6 +62,7 @@ def check(args: argparse.Namespace) -> int:
                 "valid": True,
                 "file": config.source,
                 "environments": summary,
+                "promotion": list(config.promotion),
                 "warnings": warnings,
             }
         )

@@ -93,6 +93,9 @@ def row(document: dict[str, Any], lock_holder: str | None) -> list[str]:
         )
     if document.get("rolled_back_to"):
         what = f"back to {document['rolled_back_to']}: {what}"
+    promoted = document.get("promoted_from")
+    if promoted:
+        what = f"promoted from {promoted['environment']} {promoted['release_id']}: {what}"
     broke = document.get("broke_lock")
     if broke:
         what = (

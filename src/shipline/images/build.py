@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shipline.config import ImageSpec, load_config
@@ -74,6 +74,8 @@ class BuildPlan:
     image_prefix: str
     images: tuple[PlannedImage, ...]
     notes: tuple[str, ...] = ()
+    # shipline.yml's `promotion`: a tag push deploys the images to its first environment.
+    promotion: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class BuildPlan:
             "image_prefix": self.image_prefix,
             "images": [image.matrix_entry() | {"path": image.path} for image in self.images],
             "notes": list(self.notes),
+            "promotion": list(self.promotion),
         }
 
     def outputs(self) -> dict[str, str]:
@@ -100,6 +103,7 @@ class BuildPlan:
             "image_prefix": self.image_prefix,
             "matrix": json.dumps({"include": [image.matrix_entry() for image in self.images]}),
             "repositories": json.dumps({image.name: image.repository for image in self.images}),
+            "promotion": json.dumps(list(self.promotion)),
         }
 
 
@@ -170,4 +174,5 @@ def configured_build_plan(
     config = load_config(config_path)
     if not config.images:
         raise UsageError(f"{config.source} has no `images:` section: nothing to build")
-    return build_plan(registry_text, prefix_text, config.images.values())
+    plan = build_plan(registry_text, prefix_text, config.images.values())
+    return replace(plan, promotion=config.promotion)

@@ -56,6 +56,8 @@ class DeployRequest:
     skip_preflight: frozenset[str] = frozenset()
     # A release session opened by `shipline lock acquire`: adopt its lock and record.
     release_id: str | None = None
+    # `shipline promote`: the release of another environment whose images these are.
+    promoted_from: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -102,9 +104,11 @@ class DeployResult:
     # Service key -> why the release left it alone (every service of the environment not moved).
     left_alone: dict[str, str] = field(default_factory=dict)
     seconds: float | None = None  # the whole release, from the preflight to its end
+    promoted_from: dict[str, str] | None = None  # `shipline promote`: {environment, release_id}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        promoted = {"promoted_from": self.promoted_from} if self.promoted_from else {}
+        return promoted | {
             "release_id": self.release_id,
             "status": self.status,
             "exit_code": self.exit_code,
@@ -174,6 +178,8 @@ class Deploy:
         self.skipped: frozenset[str] = frozenset()
         self.result = DeployResult(None, "refused", EXIT_FAILED)
         self.phases = PhaseClock()  # the record's `phases`
+        if request.promoted_from is not None:
+            self.result.promoted_from = dict(request.promoted_from)
 
     # --- the flow --------------------------------------------------------------------------
 
@@ -524,6 +530,7 @@ class Deploy:
             | dict(self.request.images)
             | {run.service.image: run.image for run in self.runs.values()}
         )
+        self.record.promoted_from = self.result.promoted_from
         session.save()
         release_id = session.release_id
         self.result.release_id = release_id

@@ -249,8 +249,10 @@ class ReleaseRecord:
     # The commit of the images (lead time runs from its time) and the timed phases.
     commit: CommitRecord | None = None
     phases: list[PhaseRecord] = field(default_factory=list)
+    # The release of another environment this deploy promoted: {environment, release_id}.
+    promoted_from: dict[str, str] | None = None
 
-    OPTIONAL = ("terraform", "broke_lock")
+    OPTIONAL = ("terraform", "broke_lock", "promoted_from")
 
     def to_dict(self) -> dict[str, Any]:
         optional: dict[str, Any] = {name: getattr(self, name) for name in self.OPTIONAL}
@@ -306,6 +308,7 @@ class ReleaseRecord:
             broke_lock=data.get("broke_lock"),
             commit=CommitRecord.from_dict(data["commit"]) if data.get("commit") else None,
             phases=[PhaseRecord.from_dict(item) for item in data.get("phases", [])],
+            promoted_from=data.get("promoted_from"),
         )
 
     def validate(self) -> None:

@@ -39,6 +39,12 @@ def deploy_summary(result: DeployResult, environment: str) -> str:
     lines = [f"## shipline deploy to `{environment}`: {title}", ""]
     if result.release_id:
         lines.append(f"Release `{result.release_id}`, exit code {result.exit_code}.")
+    if result.promoted_from:
+        source = result.promoted_from
+        lines.append(
+            f"Promoted from `{source['environment']}` release `{source['release_id']}` "
+            "(the same image digests)."
+        )
     if result.error:
         lines.append(f"\n**Why:** {markdown_inline(mask_text(result.error))}")
     if result.terraform and result.terraform.get("changes"):
