@@ -64,10 +64,14 @@ def test_a_deploy_pings_once_with_the_release(
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     with webhook_receiver() as receiver:
+        # When the ping arrives, the record says how the release ended and the lock is gone.
+        receiver.on_post = lambda: ([r["status"] for r in records(environment, s3)],
+                                    lock_exists(environment, s3))  # fmt: skip
         monkeypatch.setenv("SHIPLINE_WEBHOOK_URL", receiver.url)
         ran = deploy(capsys, config, environment, "v2", "--json")
 
     assert ran.code == 0, ran.err
+    assert receiver.seen == [(["succeeded"], False)]
     [record] = records(environment, s3)
     [post] = receiver.posts
     assert post["path"] == TOKEN_PATH
@@ -134,9 +138,11 @@ def test_a_receiver_that_never_answers_does_not_hold_the_release(
 
 
 def test_a_refused_receiver_is_not_tried_again_and_a_failing_deploy_keeps_its_exit_code(
-    capsys, sandbox, environment, config, s3, monkeypatch
+    capsys, sandbox, environment, s3, tmp_path, monkeypatch
 ):
-    # The new web image fails its health check: the deploy rolls back and exits 1.
+    # The new web image fails its health check (within 2 s): the deploy rolls back, exits 1.
+    health = {"timeout": 2, "interval": 0.1, "successes": 2, "request_timeout": 1}
+    config = write_config(tmp_path, environment, notify=NOTIFY, health=health)
     sandbox.policy({**FAST, "services": {"*": {"converge_seconds": 0.2, "unhealthy": "web:v5"}}})
     with webhook_receiver(404) as receiver:
         monkeypatch.setenv("SHIPLINE_WEBHOOK_URL", receiver.url)
@@ -168,6 +174,28 @@ def test_a_manual_rollback_pings(capsys, sandbox, environment, config, s3, monke
     assert release["release_id"] == rollback["release_id"]
     assert release["rolled_back_to"] == first["release_id"]
     assert_url_nowhere(receiver, ran, environment, s3)
+
+
+def test_a_scale_to_zero_and_a_migration_ping_too(
+    capsys, sandbox, environment, config, s3, monkeypatch
+):
+    sandbox.policy(FAST)
+    common = ("--config", str(config), "-e", "sim")
+    with webhook_receiver() as receiver:
+        monkeypatch.setenv("SHIPLINE_WEBHOOK_URL", receiver.url)
+        migrated = run_cli(
+            capsys, "migrate", *common, f"--image=api={environment.image('api', 'v2')}"
+        )
+        stopped = run_cli(capsys, "rollback", *common, "--scale-to-zero")
+
+    assert (migrated.code, stopped.code) == (0, 0), migrated.err + stopped.err
+    assert all(schemas.problems("webhook-payload", p) == [] for p in receiver.payloads)
+    migration, scaled = (payload["release"] for payload in receiver.payloads)
+    assert (migration["kind"], migration["status"]) == ("migrate", "succeeded")
+    assert (scaled["kind"], scaled["status"]) == ("scale-to-zero", "succeeded")
+    counts = {key: entry["desired_count_after"] for key, entry in scaled["services"].items()}
+    assert counts == {"api": 0, "web": 0, "worker": 0}
+    assert "(2 -&gt; 0 tasks)" in receiver.payloads[1]["text"]
 
 
 def test_an_empty_webhook_sends_nothing_and_says_so(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +25,9 @@ class Receiver:
     hang: bool = False
     posts: list[dict[str, Any]] = field(default_factory=list)  # {path, headers, body}
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Called as each POST arrives, before the answer: what the world looks like at that moment.
+    on_post: Callable[[], Any] | None = None
+    seen: list[Any] = field(default_factory=list)  # what on_post returned, per POST
 
     @property
     def payloads(self) -> list[Any]:
@@ -40,6 +43,8 @@ def webhook_receiver(answer: int = 200, *, hang: bool = False) -> Iterator[Recei
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             receiver.posts.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            if receiver.on_post is not None:
+                receiver.seen.append(receiver.on_post())
             if receiver.hang:
                 receiver.stopping.wait(60)
                 return
