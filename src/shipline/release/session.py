@@ -384,14 +384,16 @@ def end_session(
     if record is not None and record.status == "in_progress":
         finish_record(history, record, "failed", reason)
         finished = True
-    held = lock.status()
     released = None
-    if held is not None and held.release_id == release_id:
-        released = lock.release(release_id)
-    if record is not None and finished:
-        from shipline.release.notify import announce
+    try:
+        held = lock.status()
+        if held is not None and held.release_id == release_id:
+            released = lock.release(release_id)
+    finally:
+        if record is not None and finished:  # ended here: pinged even when the unlock fails
+            from shipline.release.notify import announce
 
-        announce(environment, record, history.uri(release_id), report)
+            announce(environment, record, history.uri(release_id), report)
     return Ended(record, finished, released)
 
 
