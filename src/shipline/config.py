@@ -23,6 +23,8 @@ from shipline.errors import ConfigError, UsageError
 
 SCHEMA = "shipline"
 MIGRATE_NONE = "none"  # `migrate: none`: this app has no migration, on purpose
+# A value that holds a token must come from a variable (a secret), never be written in the file.
+_ONE_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-)?\}")
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\{[^}]*\}?)")
 
 
@@ -63,6 +65,14 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """Where a ping goes when a release ends. The URL holds a token: no repr shows it."""
+
+    webhook: str = field(repr=False)  # "" when its variable is empty: no ping
+    timeout: float = 3.0  # seconds of one attempt, connecting to the last byte (schema default)
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     region: str | None
@@ -77,6 +87,7 @@ class Environment:
     migrate_none: bool = False
     # host[:port][/prefix] this environment pulls promoted images from (None: where they are).
     registry: str | None = None
+    notify: Notify | None = None
 
     @property
     def history_bucket(self) -> str:
@@ -137,6 +148,7 @@ def load_config(
     """
     source = config_path(path)
     document = read_yaml(source)
+    written = secret_literal_problems(document)
     expanded, problems = expand_variables(document, os.environ if env is None else env)
     # A value whose variable is missing is reported once, for the variable, not again for its shape.
     unset = tuple(problem.split(": ", 1)[0] + ": " for problem in problems)
@@ -144,6 +156,7 @@ def load_config(
         problems = [p for p in problems if needed(p.split(": ", 1)[0])]
     problems += [p for p in schemas.problems(SCHEMA, expanded) if not p.startswith(unset or "\0")]
     problems += reference_problems(expanded)
+    problems = written + [p for p in problems if not p.startswith(_paths_of(written))]
     if problems:
         raise ConfigError(str(source), problems)
     return build_config(expanded, str(source))
@@ -273,6 +286,28 @@ def expand_variables(
     return _VARIABLE.sub(substitute, document), problems
 
 
+def secret_literal_problems(document: Any) -> list[str]:
+    """`notify.webhook` holds a token: the file names the variable that holds it (`${NAME}`,
+    or `${NAME:-}` when an unset variable means no ping); a URL written in the file would be
+    in the repository's history. The problem never quotes the value."""
+    problems = []
+    environments = document.get("environments") if isinstance(document, dict) else None
+    for env_name, environment in _items(environments):
+        webhook = _get(_get(environment, "notify"), "webhook")
+        if isinstance(webhook, str) and not _ONE_VARIABLE.fullmatch(webhook.strip()):
+            where = schemas.path_text(("environments", env_name, "notify", "webhook"))
+            problems.append(
+                f"{where}: expected one ${{VAR}} reference such as ${{SHIPLINE_WEBHOOK_URL}} "
+                "(the URL holds a token: keep it in a secret, not in the file)"
+            )
+    return problems
+
+
+def _paths_of(problems: list[str]) -> tuple[str, ...]:
+    """The `path: ` prefixes of `problems` (one problem per place is enough)."""
+    return tuple(problem.split(": ", 1)[0] + ": " for problem in problems) or ("\0",)
+
+
 def reference_problems(document: Any) -> list[str]:
     """What the schema cannot check: names that must point at other parts of the file."""
     problems = []
@@ -389,4 +424,12 @@ def _environment(name: str, raw: dict[str, Any]) -> Environment:
         rollback=raw.get("rollback", _defaults("environment")["rollback"]),
         migrate_none=raw.get("migrate") == MIGRATE_NONE,
         registry=raw.get("registry"),
+        notify=_notify(raw.get("notify")),
     )
+
+
+def _notify(raw: dict[str, Any] | None) -> Notify | None:
+    if raw is None:
+        return None
+    spec = {**_defaults("notify"), **raw}
+    return Notify(webhook=spec["webhook"].strip(), timeout=float(spec["timeout"]))

@@ -92,7 +92,12 @@ def test_deploy_has_no_other_trigger_and_hands_back_the_release():
     assert outputs["status"]["value"] == "${{ jobs.deploy.outputs.status }}"
     # Fallback keys may be passed by a caller; OIDC needs none.
     secrets = on["workflow_call"]["secrets"]
-    assert set(secrets) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert set(secrets) == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "SHIPLINE_WEBHOOK_URL",
+    }
     assert not any(spec["required"] for spec in secrets.values())
 
 
@@ -432,6 +437,29 @@ def test_the_commit_of_the_images_reaches_every_step_that_writes_a_new_record():
     for step in creators:
         assert step["env"]["SHIPLINE_COMMIT_SHA"] == "${{ inputs.commit_sha }}"
         assert step["env"]["SHIPLINE_COMMITTED_AT"] == "${{ inputs.committed_at }}"
+
+
+def test_every_step_that_can_end_a_release_gets_the_webhook_secret():
+    """A release ends in the deploy steps, the rollback step, and the clean-up steps that end
+    a session (`lock release --finish-record`): each pings shipline.yml's notify.webhook, so
+    each gets SHIPLINE_WEBHOOK_URL from the secret (empty when there is none: no ping), and
+    build-images hands the secret to the deploy it calls."""
+    secret = "${{ secrets.SHIPLINE_WEBHOOK_URL }}"
+    enders = []
+    for name in ("deploy.yml", "rollback.yml"):
+        for job in workflow(name)["jobs"].values():
+            for step in job["steps"]:
+                uses, run = str(step.get("uses", "")), str(step.get("run", ""))
+                if uses.endswith(("/actions/ecs-deploy", "/actions/rollback")) or (
+                    "--finish-record" in run
+                ):
+                    enders.append(step)
+    assert len(enders) == 5  # two deploy steps, two clean-ups, the rollback
+    for step in enders:
+        assert step["env"]["SHIPLINE_WEBHOOK_URL"] == secret, step.get("name")
+    build = workflow("build-images.yml")
+    [caller] = [job for job in build["jobs"].values() if "deploy.yml" in str(job.get("uses", ""))]
+    assert caller["secrets"]["SHIPLINE_WEBHOOK_URL"] == secret
 
 
 def test_the_test_suite_called_on_a_tag_gets_what_it_needs():

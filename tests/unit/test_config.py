@@ -109,7 +109,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert caught.value.problems == [
         "environments.production.cluster: variable MISSING is not set",
         "environments.production.extra: unknown key (expected one of: cluster, health, history, "
-        "migrate, region, registry, rollback, services, wait)",
+        "migrate, notify, region, registry, rollback, services, wait)",
         'environments.production.rollback: expected auto or off, got "maybe"',
         "environments.production.services.web.health: expected a URL (http:// or https://), "
         'got "nope"',

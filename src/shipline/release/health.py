@@ -149,8 +149,8 @@ def _check_one(
 def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | None, str | None]:
     """One GET within `seconds` of wall-clock time: (status, None) when the answer is healthy
     or not 2xx, (status or None, why) when it failed otherwise."""
-    connection, target, headers = _request_for(check.url, seconds)
-    guard = _Guard(time.monotonic() + seconds, stop)
+    connection, target, headers = request_for(check.url, seconds)
+    guard = DeadlineGuard(time.monotonic() + seconds, stop)
     late = f"timed out: no complete answer within {round(seconds, 1):g}s"
     connection._create_connection = guard.connect  # type: ignore[attr-defined]
     watcher = threading.Thread(target=guard.watch, name="health-guard", daemon=True)
@@ -179,10 +179,8 @@ def probe(check: HealthCheck, seconds: float, stop: StopSignal) -> tuple[int | N
         connection.close()
 
 
-def _request_for(
-    url: str, seconds: float
-) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
-    """The connection, request target and headers for a GET of `url`: through the proxy that
+def request_for(url: str, seconds: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """The connection, request target and headers for a request to `url`: through the proxy that
     HTTP_PROXY / HTTPS_PROXY name, unless NO_PROXY exempts the host (as requests does)."""
     parts = urlsplit(url)
     secure = parts.scheme == "https"
@@ -239,7 +237,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 3] + "..."
 
 
-class _Guard:
+class DeadlineGuard:
     """Cuts one request's connection off at its deadline or on a stop request.
 
     The connection's socket is shut down from this thread, which ends a read or connect

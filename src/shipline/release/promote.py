@@ -147,8 +147,8 @@ def promote(
     """Choose the release, make its digests pullable by the target, deploy them there."""
     from shipline.env import rules as envrules
     from shipline.release.deploy import Deploy, DeployRequest
-    from shipline.release.store import History
     from shipline.release.session import refuse_if_locked
+    from shipline.release.store import History
 
     source, target = request.source, request.target
     if source.name == target.name:

@@ -118,7 +118,8 @@ class ReleaseSession:
 
     Entering takes the lock (or renews the one an adopted release already holds, or breaks
     another release's on purpose) and writes the in_progress record; leaving ends a record
-    still in_progress as `failed`, naming why, and releases the lock.
+    still in_progress as `failed`, naming why, releases the lock, then pings the environment's
+    webhook (`notify`) about the ending.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class ReleaseSession:
         self.lock: Lock = Lock(environment)
         self.ttl_seconds = lock_ttl_seconds(environment)
         self.lease: LockLease | None = None
+        self.recorded = False  # the final status is written in the record
 
     @property
     def release_id(self) -> str:
@@ -197,6 +199,7 @@ class ReleaseSession:
     def finish(self, status: FinalStatus, error: str | None = None) -> None:
         """End the record with `status` (see `finish_record`)."""
         finish_record(self.history, self.record, status, error)
+        self.recorded = True
 
     def __exit__(
         self,
@@ -218,6 +221,19 @@ class ReleaseSession:
             self.report(f"the release record could not be written: {type(exc).__name__}: {exc}")
         finally:
             self.unlock()
+        if self.record.status != "in_progress":
+            self.announce()
+
+    def announce(self) -> None:
+        """The ping of the ending (after the unlock: a slow receiver holds nothing)."""
+        from shipline.release.notify import announce
+
+        announce(
+            self.environment,
+            self.record,
+            self.record_uri if self.recorded else None,
+            self.report,
+        )
 
     def unlock(self) -> None:
         try:
@@ -345,10 +361,16 @@ class Ended:
     released: LockInfo | None  # the lock removed (None: it was not held by the release)
 
 
-def end_session(environment: Environment, release_id: str, reason: str) -> Ended:
+def end_session(
+    environment: Environment,
+    release_id: str,
+    reason: str,
+    report: Callable[[str], None] = console.info,
+) -> Ended:
     """Clean-up for a run that stopped before (or inside) the deploy step: a record still
     in_progress ends `failed` with `reason` and what Terraform changed; the lock is released
-    when this release still holds it (another release's lock is never touched)."""
+    when this release still holds it (another release's lock is never touched); the ending
+    is pinged (`notify`)."""
     from shipline.release.store import History, Lock
 
     history = History(environment)
@@ -362,10 +384,16 @@ def end_session(environment: Environment, release_id: str, reason: str) -> Ended
     if record is not None and record.status == "in_progress":
         finish_record(history, record, "failed", reason)
         finished = True
-    held = lock.status()
     released = None
-    if held is not None and held.release_id == release_id:
-        released = lock.release(release_id)
+    try:
+        held = lock.status()
+        if held is not None and held.release_id == release_id:
+            released = lock.release(release_id)
+    finally:
+        if record is not None and finished:  # ended here: pinged even when the unlock fails
+            from shipline.release.notify import announce
+
+            announce(environment, record, history.uri(release_id), report)
     return Ended(record, finished, released)
 
 

@@ -3,7 +3,7 @@
 Every shape shipline reads or writes (shipline.yml, release records, the sandbox policy, the
 variable inventory) is defined once here, beside the data files they describe; this module is how
 code asks whether a document fits. A schema may word its own error with the annotation
-`x-expected` ("a URL", "auto or off").
+`x-expected` ("a URL", "auto or off"), and keep a secret value out of it with `x-secret`.
 """
 
 from __future__ import annotations
@@ -113,10 +113,14 @@ def _describe(error: Any) -> list[str]:
     if "propertyNames" in error.schema_path:
         wanted = f": expected {expected}" if expected else ""
         return [f"{where}: key {_got(instance)} is not allowed{wanted}"]
+    # `x-secret`: the value holds a token (a webhook URL): the problem never quotes it.
+    got = "a value not shown (it is secret)" if schema.get("x-secret") else _got(instance)
     if kind == "type":
-        return [f"{where}: expected {_type_words(error.validator_value)}, got {_got(instance)}"]
+        return [f"{where}: expected {_type_words(error.validator_value)}, got {got}"]
     if expected:
-        return [f"{where}: expected {expected}, got {_got(instance)}"]
+        return [f"{where}: expected {expected}, got {got}"]
+    if schema.get("x-secret"):
+        return [f"{where}: {got}, does not fit"]
     if kind == "enum":
         choices = ", ".join(json.dumps(choice) for choice in error.validator_value)
         return [f"{where}: expected one of {choices}, got {_got(instance)}"]
