@@ -176,7 +176,7 @@ def test_the_window_reads_fewer_records_and_gives_the_figures_of_the_whole_histo
     sandbox, environment, tmp_path, statuses, rollbacks
 ):
     from shipline.config import load_environment
-    from shipline.release import insights
+    from shipline.insights import figures as insights
     from shipline.release.store import History
 
     config = write_config(tmp_path, environment)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from shipline.release import insights
-from shipline.release.insights_html import render_html
+from shipline.insights import figures as insights
+from shipline.insights.html_report import render_html
 from shipline.release.records import (
     CommitRecord,
     PhaseRecord,

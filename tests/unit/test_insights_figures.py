@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shipline.errors import UsageError
-from shipline.release import insights
+from shipline.insights import figures as insights
 from shipline.release.records import (
     CommitRecord,
     ReleaseRecord,

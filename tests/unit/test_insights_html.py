@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from shipline.release import insights
-from shipline.release.insights_html import CSP, render_html
+from shipline.insights import figures as insights
+from shipline.insights.html_report import CSP, render_html
 from shipline.release.records import PhaseRecord, ReleaseRecord, new_release_id, utc_timestamp
 
 SINCE = datetime(2026, 11, 2, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shipline.release import insights
-from shipline.release.insights_summary import summary_markdown
+from shipline.insights import figures as insights
+from shipline.insights.job_summary import summary_markdown
 from shipline.release.records import PhaseRecord, ReleaseRecord, new_release_id, utc_timestamp
 
 SINCE = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday

@@ -13,7 +13,7 @@ from shipline.commands import add_environment
 from shipline.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from shipline.release.insights import Figures, Insights
+    from shipline.insights.figures import Figures, Insights
 
 HELP = "the four delivery figures (DORA) of an environment, week by week, from its releases"
 
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shipline.config import USES_HISTORY, load_environment
-    from shipline.release import insights
+    from shipline.insights import figures as insights
     from shipline.release.store import History
 
     now = datetime.now(UTC)
@@ -74,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     )
     result = insights.compute(environment.name, read.records, since, now)
     if github.in_actions():
-        from shipline.release.insights_summary import summary_markdown
+        from shipline.insights.job_summary import summary_markdown
 
         github.append_summary(summary_markdown(result))
     if html_file is not None:
-        from shipline.release.insights_html import render_html
+        from shipline.insights.html_report import render_html
 
         try:
             html_file.write_text(render_html(result, now), encoding="utf-8")
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def row(label: str, figures: Figures) -> list[str]:
-    from shipline.release.insights import human_seconds
+    from shipline.insights.figures import human_seconds
 
     rate = figures.change_failure_rate
     return [
@@ -119,7 +119,7 @@ def row(label: str, figures: Figures) -> list[str]:
 
 def render(result: Insights) -> str:
     """The table: one row per week and one for the whole window, then what the columns mean."""
-    from shipline.release.insights import human_seconds, slowest_phase
+    from shipline.insights.figures import human_seconds, slowest_phase
 
     total = result.total
     rows = [row(f"{week.start:%Y-%m-%d}", week) for week in result.weeks]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from shipline.github import markdown_inline, markdown_table
-from shipline.release.insights import Insights, human_seconds, slowest_phase
+from shipline.insights.figures import Insights, human_seconds, slowest_phase
 
 
 def summary_markdown(result: Insights) -> str:

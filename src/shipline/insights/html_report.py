@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from shipline.release.insights import (
+from shipline.insights.figures import (
     Figures,
     Insights,
     PhaseTimes,
