@@ -234,6 +234,7 @@ def test_an_interrupted_deploy_pings(sandbox, environment, config, s3, monkeypat
         monkeypatch.setenv("SHIPLINE_WEBHOOK_URL", receiver.url)
         command = [sys.executable, "-m", "shipline", "deploy", "--config", str(config), "-e"]
         command += ["sim", *(f"--image={k}={environment.image(k, 'v2')}" for k in ("api", "web"))]
+        command += ["--verbose"]  # the line that says the services are moving
         process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
         assert process.stderr is not None
         seen = b""
