@@ -140,5 +140,8 @@ def test_the_deploy_gets_this_runs_digests():
         "|| vars.RELEASE_ENVIRONMENT || 'production' }}",
         "api_image": "${{ needs.summary.outputs.api_image }}",
         "web_image": "${{ needs.summary.outputs.web_image }}",
+        # The commit of the images: the record keeps it (lead time for changes).
+        "commit_sha": "${{ github.sha }}",
+        "committed_at": "${{ needs.plan.outputs.committed_at }}",
     }
     assert "inherit" not in json.dumps(deploy.get("secrets"))
