@@ -20,6 +20,9 @@ from pathlib import Path
 import requests
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.sim_sandbox import aws_environment
+
 CONVERGE_SECONDS = 2.0
 POLL_SECONDS = 0.5
 POLICY = {
@@ -49,13 +52,7 @@ def main() -> int:
         workdir = Path(name)
         process, url = start_sandbox(workdir)
         try:
-            os.environ.update(
-                AWS_ENDPOINT_URL=url,
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                AWS_REGION="us-east-1",
-                AWS_DEFAULT_REGION="us-east-1",
-            )
+            os.environ.update(aws_environment(url))
             from shipline.cli import main as shipline
             from shipline.sim.seed import seed_environment
 

@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shipline.sim.policy import write_policy
-from support.sim_sandbox import DEFAULT_POLICY, read_first_line, sim_command
+from support.sim_sandbox import DEFAULT_POLICY, aws_environment, read_first_line, sim_command
 
 RECORDS = 1000
 RUNS = 3
@@ -83,13 +83,7 @@ def main() -> int:
         )
         try:
             url = read_first_line(process, 60)
-            os.environ.update(
-                AWS_ENDPOINT_URL=url,
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                AWS_REGION="us-east-1",
-                AWS_DEFAULT_REGION="us-east-1",
-            )
+            os.environ.update(aws_environment(url))
             from shipline import aws
             from shipline.cli import main as shipline
             from shipline.sim.seed import seed_environment

@@ -47,6 +47,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # --- the `shipline sim` sandbox (documented in tests/support/sim_sandbox.py) -------------------
 
 
+# The caller's own CI or registry settings must not reach a test: each sets what it needs.
+CALLER_ENVIRONMENT = (
+    "SHIPLINE_REGISTRY",
+    "SHIPLINE_REGISTRY_USERNAME",
+    "SHIPLINE_REGISTRY_PASSWORD",
+    "GITHUB_ACTOR",
+    "GITHUB_ACTIONS",
+)
+
+
+@pytest.fixture(autouse=True)
+def without_the_callers_ci_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CALLER_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """One `shipline sim` subprocess for the whole session."""

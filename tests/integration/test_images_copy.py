@@ -14,11 +14,10 @@ import hashlib
 import itertools
 import json
 import os
-import threading
 import urllib.parse
 from collections.abc import Callable
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -27,37 +26,22 @@ from shipline.cli import main
 from shipline.images import copy as copy_module
 from shipline.images.copy import copy_image
 from shipline.images.oci import RegistryCredentials
+from support.loopback import http_server
 from support.registry_fixtures import (
     OCI_INDEX,
+    REGISTRY_PASSWORD,
+    REGISTRY_USER,
     TokenServer,
     htpasswd_file,
     push_image,
     push_platform_index,
     start_registry,
+    use_credentials,
 )
 from support.registry_proxy import CountingProxy, Forwarded
 
-USER, PASSWORD = "ci-bot", "correct-horse-battery"
 ACCEPT = {"Accept": f"{OCI_INDEX}, application/vnd.oci.image.manifest.v1+json"}
 _names = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def no_registry_credentials(monkeypatch):
-    for name in (
-        "SHIPLINE_REGISTRY",
-        "SHIPLINE_REGISTRY_USERNAME",
-        "SHIPLINE_REGISTRY_PASSWORD",
-        "GITHUB_ACTOR",
-        "GITHUB_ACTIONS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-def use_credentials(monkeypatch, registry: str, password: str = PASSWORD) -> None:
-    monkeypatch.setenv("SHIPLINE_REGISTRY", registry)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", password)
 
 
 def fresh(name: str) -> str:
@@ -77,7 +61,7 @@ def source(tmp_path_factory):
 def target(tmp_path_factory):
     """The registry behind basic auth the copies go to."""
     workdir = tmp_path_factory.mktemp("target-registry")
-    path = htpasswd_file(workdir / "htpasswd", USER, PASSWORD)
+    path = htpasswd_file(workdir / "htpasswd", REGISTRY_USER, REGISTRY_PASSWORD)
     with start_registry(workdir, {"htpasswd": {"realm": "shipline-test", "path": str(path)}}) as r:
         yield r
 
@@ -91,7 +75,7 @@ def proxy(target):
 
 def authed() -> requests.Session:
     session = requests.Session()
-    session.auth = (USER, PASSWORD)
+    session.auth = (REGISTRY_USER, REGISTRY_PASSWORD)
     return session
 
 
@@ -184,7 +168,7 @@ def test_the_result_is_one_line_on_stdout_and_the_steps_are_progress(
     assert len(progress) == 3 + 2 * 3  # 3 manifests; 2 platforms x (config, base, app)
     assert f"manifest {pushed.index.digest}" in progress[-1]
     assert sum(line.endswith(": copied") for line in progress) == 3 + 5
-    assert PASSWORD not in out + err
+    assert REGISTRY_PASSWORD not in out + err
 
 
 def test_a_blob_the_destination_has_is_not_sent_again(capsys, monkeypatch, source, target, proxy):
@@ -346,7 +330,7 @@ def test_a_token_registry_is_asked_for_a_push_token_after_the_pull_one(
     capsys, monkeypatch, source, tmp_path
 ):
     registry, pushed = source
-    tokens = TokenServer(USER, PASSWORD, tmp_path / "token-cert.pem")
+    tokens = TokenServer(REGISTRY_USER, REGISTRY_PASSWORD, tmp_path / "token-cert.pem")
     with tokens.serving(), start_registry(tmp_path / "token", tokens.registry_auth()) as ghcr_like:
         use_credentials(monkeypatch, ghcr_like.host)
         code, out, err = copy(
@@ -370,7 +354,7 @@ def test_copy_image_returns_the_destination_by_digest_and_reports_each_step(sour
     image = copy_image(
         f"{registry.host}/acme/shop/api:v1",
         destination,
-        credentials=[RegistryCredentials(proxy.host, USER, PASSWORD)],
+        credentials=[RegistryCredentials(proxy.host, REGISTRY_USER, REGISTRY_PASSWORD)],
         report=steps.append,
     )
     assert image == f"{destination}@{pushed.index.digest}"
@@ -460,15 +444,8 @@ def fake_registry(answer: Callable[[str, str, dict[str, str]], Reply], address: 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((address, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler, address) as server:
         yield f"{address}:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def serving_image(pushed, blob_bytes: Callable[[str, bytes], bytes], manifest_bytes=None):
@@ -571,7 +548,10 @@ def test_credentials_do_not_follow_an_upload_location_to_another_host(capsys, mo
     with fake_registry(elsewhere, address="127.0.0.2") as (upload_host, upload_seen):
 
         def guarded(method: str, path: str, headers: dict[str, str]) -> Reply:
-            expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            expected = (
+                "Basic "
+                + base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+            )
             if headers.get("Authorization") != expected:
                 return 401, {"WWW-Authenticate": 'Basic realm="private"'}, b""
             plain = path.partition("?")[0]

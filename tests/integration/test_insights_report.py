@@ -16,7 +16,6 @@ import json
 import shutil
 import struct
 import subprocess
-import threading
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -33,6 +32,7 @@ from shipline.release.records import (
     new_release_id,
     utc_timestamp,
 )
+from support.loopback import http_server
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -82,12 +82,8 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 def proxy():
     seen: list[str] = []
     handler = type("Recording", (Recorder,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], seen
-    server.shutdown()
-    server.server_close()
+    with http_server(handler) as server:
+        yield server.server_address[1], seen
 
 
 def chromium(page: Path, proxy_port: int, workdir: Path, *action: str) -> tuple[str, list[str]]:

@@ -14,17 +14,17 @@ import hashlib
 import ipaddress
 import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from shipline.cli import main
 from support.actions.runner import parse_command_file
+from support.loopback import http_server
 from support.registry_fixtures import TokenServer, htpasswd_file, push_image, start_registry
 
 USER, PASSWORD = "ci-bot", "correct-horse-battery"
@@ -71,16 +71,9 @@ def serving(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((address, 0), Handler)
-    port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler, address) as server:
+        port = server.server_address[1]
         yield FakeServer(f"{address}:{port}", f"http://{address}:{port}", seen)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(autouse=True)
@@ -99,18 +92,6 @@ def outside_connections(monkeypatch) -> list:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     return attempts
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in (
-        "SHIPLINE_REGISTRY",
-        "SHIPLINE_REGISTRY_USERNAME",
-        "SHIPLINE_REGISTRY_PASSWORD",
-        "GITHUB_ACTOR",
-        "GITHUB_ACTIONS",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 def credentials_for(monkeypatch, host: str) -> None:

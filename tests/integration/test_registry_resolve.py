@@ -9,6 +9,8 @@ import requests
 
 from shipline.cli import main
 from support.registry_fixtures import (
+    REGISTRY_PASSWORD,
+    REGISTRY_USER,
     PushedImage,
     TokenServer,
     htpasswd_file,
@@ -16,34 +18,14 @@ from support.registry_fixtures import (
     push_index,
     require_binary,
     start_registry,
+    use_credentials,
 )
-
-USER, PASSWORD = "ci-bot", "correct-horse-battery"
 
 
 def resolve(capsys, *refs: str) -> tuple[int, dict | None, str]:
     code = main(["images", "resolve", "--json", *refs])
     captured = capsys.readouterr()
     return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
-
-
-@pytest.fixture(autouse=True)
-def no_registry_credentials(monkeypatch):
-    for name in (
-        "SHIPLINE_REGISTRY",
-        "SHIPLINE_REGISTRY_USERNAME",
-        "SHIPLINE_REGISTRY_PASSWORD",
-        "GITHUB_ACTOR",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-
-
-def use_credentials(monkeypatch, registry: str, password: str = PASSWORD) -> None:
-    """Credentials for `registry` (SHIPLINE_REGISTRY names the registry they belong to)."""
-    monkeypatch.setenv("SHIPLINE_REGISTRY", registry)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", USER)
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", password)
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +42,18 @@ def open_registry(tmp_path_factory):
 @pytest.fixture(scope="module")
 def basic_registry(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("basic-registry")
-    path = htpasswd_file(workdir / "htpasswd", USER, PASSWORD)
+    path = htpasswd_file(workdir / "htpasswd", REGISTRY_USER, REGISTRY_PASSWORD)
     auth = {"htpasswd": {"realm": "shipline-test", "path": str(path)}}
     with start_registry(workdir, auth) as registry:
         session = requests.Session()
-        session.auth = (USER, PASSWORD)
+        session.auth = (REGISTRY_USER, REGISTRY_PASSWORD)
         yield registry, push_image(session, registry.url, "acme/private/api", "v3", "private")
 
 
 @pytest.fixture(scope="module")
 def token_registry(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("token-registry")
-    tokens = TokenServer(USER, PASSWORD, workdir / "token-cert.pem")
+    tokens = TokenServer(REGISTRY_USER, REGISTRY_PASSWORD, workdir / "token-cert.pem")
     with tokens.serving(), start_registry(workdir, tokens.registry_auth()) as registry:
         session = requests.Session()
         token = tokens.token("repository:owner/repo/api:pull,push")
@@ -173,11 +155,11 @@ def test_basic_auth_registry(capsys, basic_registry, monkeypatch):
     assert "rejected the credentials" in err
     assert "wrong-password" not in err
 
-    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", REGISTRY_PASSWORD)
     code, result, err = resolve(capsys, ref)
     assert code == 0, err
     assert result["images"]["api"]["digest"] == pushed.digest
-    assert PASSWORD not in err and PASSWORD not in json.dumps(result)
+    assert REGISTRY_PASSWORD not in err and REGISTRY_PASSWORD not in json.dumps(result)
 
 
 def test_bearer_token_challenge_flow(capsys, token_registry, monkeypatch):
@@ -198,7 +180,7 @@ def test_bearer_token_challenge_flow(capsys, token_registry, monkeypatch):
             "authorized": True,
         }
     ]
-    assert PASSWORD not in err
+    assert REGISTRY_PASSWORD not in err
 
 
 def test_bearer_token_refusals_are_exit_2(capsys, token_registry, monkeypatch):

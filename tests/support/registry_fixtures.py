@@ -22,17 +22,18 @@ import shutil
 import socket
 import subprocess
 import tarfile
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import requests
+
+from support.loopback import http_server
 
 SERVICE = "shipline-test-registry"
 ISSUER = "shipline-test-token-issuer"
@@ -206,16 +207,9 @@ class TokenServer:
 
     @contextmanager
     def serving(self) -> Iterator[TokenServer]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with http_server(self._handler()) as server:
+            self.url = f"http://127.0.0.1:{server.server_address[1]}"
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         issuer = self
@@ -413,3 +407,15 @@ def push_platform_index(
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
     pushed = _put_manifest(session, url, repository, tag, index, OCI_INDEX)
     return PushedIndex(pushed, platforms, blobs)
+
+
+REGISTRY_USER, REGISTRY_PASSWORD = "ci-bot", "correct-horse-battery"
+
+
+def use_credentials(
+    monkeypatch: pytest.MonkeyPatch, registry: str, password: str = REGISTRY_PASSWORD
+) -> None:
+    """Credentials for `registry` (SHIPLINE_REGISTRY names the registry they belong to)."""
+    monkeypatch.setenv("SHIPLINE_REGISTRY", registry)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_USERNAME", REGISTRY_USER)
+    monkeypatch.setenv("SHIPLINE_REGISTRY_PASSWORD", password)

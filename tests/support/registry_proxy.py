@@ -10,14 +10,15 @@ spec allows either; Debian's registry sends absolute ones).
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from support.loopback import http_server
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
@@ -58,17 +59,10 @@ class CountingProxy:
 
     @contextmanager
     def serving(self) -> Iterator[CountingProxy]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.host = f"127.0.0.1:{server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with http_server(self._handler()) as server:
+            self.host = f"127.0.0.1:{server.server_address[1]}"
+            self.url = f"http://{self.host}"
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

@@ -176,13 +176,21 @@ def _client(endpoint_url: str, region: str, service: str) -> Any:
     return session.client(service, endpoint_url=endpoint_url)
 
 
+def aws_environment(url: str, region: str = "us-east-1") -> dict[str, str]:
+    """The AWS settings that point boto3 (and shipline) at the sandbox at `url`."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
 def point_environment_at(sandbox: Sandbox, monkeypatch: Any) -> None:
     """AWS settings for this test: the sandbox endpoint, test credentials, the region."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", sandbox.region)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", sandbox.region)
+    for name, value in aws_environment(sandbox.url, sandbox.region).items():
+        monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     from shipline import aws

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.loopback import http_server
 
 TOKEN_PATH = "/services/T0SHIP/B0LINE/s3cr3tT0kenInThePath"
 
@@ -56,14 +58,9 @@ def webhook_receiver(answer: int = 200, *, hang: bool = False) -> Iterator[Recei
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver = Receiver(f"http://127.0.0.1:{server.server_port}{TOKEN_PATH}", answer, hang)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stopping.set()
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as server:
+        receiver = Receiver(f"http://127.0.0.1:{server.server_port}{TOKEN_PATH}", answer, hang)
+        try:
+            yield receiver
+        finally:
+            receiver.stopping.set()  # a hanging handler lets go before the server stops

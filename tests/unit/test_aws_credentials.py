@@ -6,17 +6,7 @@ import pytest
 
 from shipline import aws
 from shipline.cli import main
-
-CONFIG = """\
-version: 1
-environments:
-  staging:
-    region: us-east-1
-    cluster: staging
-    history: s3://my-releases/shipline
-    services:
-      api: {service: staging-api}
-"""
+from support.configs import ONE_SERVICE
 
 
 @pytest.fixture
@@ -48,7 +38,7 @@ def no_credentials(monkeypatch, tmp_path):
 
 def test_missing_credentials_say_how_to_provide_them(no_credentials, tmp_path, capsys):
     config = tmp_path / "shipline.yml"
-    config.write_text(CONFIG)
+    config.write_text(ONE_SERVICE)
 
     code = main(["history", "-e", "staging", "--config", str(config)])
 

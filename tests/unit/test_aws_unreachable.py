@@ -12,25 +12,16 @@ import pytest
 from shipline import aws
 from shipline.cli import main
 from shipline.errors import EXIT_FAILED, EXIT_REFUSED
+from support.configs import ONE_SERVICE
 from support.hostile_http import answer, hostile_server, silent
 
-CONFIG = """\
-version: 1
-environments:
-  staging:
-    region: us-east-1
-    cluster: staging
-    history: s3://my-releases/shipline
-    services:
-      api: {service: staging-api}
-"""
 DIGEST = "sha256:" + "a" * 64  # a pinned image: the deploy asks no registry
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> Iterator[str]:
     path = tmp_path / "shipline.yml"
-    path.write_text(CONFIG)
+    path.write_text(ONE_SERVICE)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "HTTP_PROXY", "HTTPS_PROXY", "GITHUB_ACTIONS"):

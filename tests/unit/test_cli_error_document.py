@@ -8,17 +8,7 @@ import json
 import pytest
 
 from shipline.cli import main
-
-CONFIG = """\
-version: 1
-environments:
-  staging:
-    region: us-east-1
-    cluster: staging
-    history: s3://my-releases/shipline
-    services:
-      api: {service: staging-api}
-"""
+from support.configs import ONE_SERVICE
 
 # Every command whose refusal comes from its input: `{config}` is a valid shipline.yml without
 # the environment `nope`, `{missing}` a path where none exists.
@@ -56,7 +46,7 @@ def no_actions(monkeypatch):
 @pytest.mark.parametrize("argv", REFUSALS.values(), ids=REFUSALS.keys())
 def test_a_refusal_with_json_prints_one_error_document(argv, tmp_path, capsys, no_actions):
     config = tmp_path / "shipline.yml"
-    config.write_text(CONFIG)
+    config.write_text(ONE_SERVICE)
     paths = {"{config}": str(config), "{missing}": str(tmp_path / "missing")}
     code = main([paths.get(word, word) for word in argv] + ["--json"])
 

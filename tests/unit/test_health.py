@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from shipline.config import HealthSettings
 from shipline.release.health import HealthCheck, verify
 from shipline.release.stopping import Interrupted, StopSignal
+from support.loopback import http_server
 
 FAST = HealthSettings(timeout=3.0, interval=0.02, successes=3, request_timeout=1.0)
 
@@ -52,12 +53,8 @@ def server() -> Iterator[tuple[str, Endpoints]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", endpoints
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler, poll=0.02) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", endpoints
 
 
 def free_port() -> int:
