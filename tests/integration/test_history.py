@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -20,9 +20,9 @@ from shipline.release.records import (
     new_release_id,
 )
 from shipline.release.store import History, Lock, LockInfo, RecordConflictError
+from support.release_ids import T0
 
 BUCKET = "shipline-history-test"
-T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
 TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:{}"
 
 

@@ -26,6 +26,7 @@ from shipline.cli import main
 from shipline.images import copy as copy_module
 from shipline.images.copy import copy_image
 from shipline.images.oci import RegistryCredentials
+from support.deploy_support import one_error_line
 from support.loopback import http_server
 from support.registry_fixtures import (
     OCI_INDEX,
@@ -83,13 +84,6 @@ def copy(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["images", "copy", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("shipline: error: "), err
-    return lines[0]
 
 
 def manifest_at(url: str, repository: str, reference: str) -> requests.Response:

@@ -7,18 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from shipline.release.records import parse_timestamp, utc_timestamp
-from support.deploy_support import records, run_cli, write_config
+from support.deploy_support import DEPLOY_PHASES, records, run_cli, write_config
 
 SHA_V2 = "2" * 40
 SHA_V3 = "3" * 40
-DEPLOY_PHASES = [
-    "preflight",
-    "lock and record",
-    "register task definitions",
-    "migrate",
-    "roll out",
-    "verify",
-]
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import requests
 
 from shipline.cli import main
 from support.actions.runner import parse_command_file
+from support.deploy_support import one_error_line
 from support.loopback import http_server
 from support.registry_fixtures import TokenServer, htpasswd_file, push_image, start_registry
 
@@ -104,13 +105,6 @@ def resolve(capsys, *refs: str) -> tuple[int, str, str]:
     code = main(["images", "resolve", "--json", *refs])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("shipline: error: "), err
-    return lines[0]
 
 
 def refusal_only(out: str, err: str) -> None:

@@ -9,21 +9,13 @@ import re
 
 import pytest
 
-from support.deploy_support import run_cli, write_config
+from support.deploy_support import DEPLOY_PHASES, run_cli, write_config
 from support.terminal import on_terminal
 
 # `  preflight ......................... 0.4s` (FAILED after the time when the phase failed)
 PHASE = re.compile(
     r"^  (?P<title>[a-z][a-z ]*[a-z]) \.{3,} (\d+\.\d+s|\d+m\d\ds)(?P<failed> FAILED)?$"
 )
-DEPLOY_PHASES = [
-    "preflight",
-    "lock and record",
-    "register task definitions",
-    "migrate",
-    "roll out",
-    "verify",
-]
 TABLE_HEADER = re.compile(r"^  SERVICE +BEFORE -> AFTER +RESULT +TIME$")
 LAST_LINE = re.compile(r"^deploy \S+ (?P<status>\w+) in \d+\.\d+s \(record s3://\S+\.json\)")
 

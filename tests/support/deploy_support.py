@@ -95,3 +95,22 @@ def register_variant(ecs: Any, task_definition: str, change: Any) -> str:
     document = {key: value for key, value in live.items() if key in kept}
     change(document["containerDefinitions"][0])
     return str(ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+
+
+def one_error_line(err: str) -> str:
+    """The one line a refused command prints (`shipline: error: ...`), asserted to be alone."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("shipline: error: "), err
+    return lines[0]
+
+
+# A deploy's phases, in the order they run (docs/deploy.md; the record's `phases`).
+DEPLOY_PHASES = [
+    "preflight",
+    "lock and record",
+    "register task definitions",
+    "migrate",
+    "roll out",
+    "verify",
+]

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from shipline import schemas
 from shipline.errors import EXIT_REFUSED, UsageError
 from shipline.release.promote import promoted_images, promotion_source, target_reference
-from shipline.release.records import ReleaseRecord, ServiceRecord, new_release_id
+from shipline.release.records import ReleaseRecord, ServiceRecord
+from support.release_ids import Clock
 
-T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
 DIGEST = "sha256:" + "ab" * 32
 STAGING = "111111111111.dkr.ecr.us-east-1.amazonaws.com/agent-saas"
 PRODUCTION = "222222222222.dkr.ecr.eu-west-1.amazonaws.com/shop"
-
-
-class Clock:
-    """Release ids one minute apart, in the order records are made."""
-
-    def __init__(self) -> None:
-        self.minutes = 0
-
-    def next_id(self) -> str:
-        self.minutes += 1
-        return new_release_id(T0 + timedelta(minutes=self.minutes))
 
 
 def td(key: str, revision: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -18,8 +17,8 @@ from shipline.release.records import (
     new_release_id,
     parse_timestamp,
 )
+from support.release_ids import T0
 
-T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 

@@ -22,24 +22,13 @@ from shipline.release.records import (
     restored_desired_count,
     rollback_target,
 )
+from support.release_ids import T0, Clock
 
-T0 = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
 ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{}"
 
 
 def td(family: str, revision: int) -> str:
     return ARN.format(family, revision)
-
-
-class Clock:
-    """Release ids one minute apart, in the order records are made."""
-
-    def __init__(self) -> None:
-        self.minutes = 0
-
-    def next_id(self) -> str:
-        self.minutes += 1
-        return new_release_id(T0 + timedelta(minutes=self.minutes))
 
 
 def deploy(clock: Clock, status: str = "succeeded", **revisions: int) -> ReleaseRecord:
