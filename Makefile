@@ -105,8 +105,9 @@ typecheck: $(STAMP)
 system-packages:
 	bash tests/system-packages.sh
 
+# Two workers, whole files each: a file's module fixtures (registries, sandboxes) stay together.
 pytest: system-packages $(STAMP) $(CHECKOV_STAMP) $(EXPRESSIONS_STAMP) $(PROVIDER_SCHEMA)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) $(LOCK_VENV) $(EXPRESSIONS)/node_modules .pytest_cache .ruff_cache .mypy_cache
