@@ -195,6 +195,22 @@ def describe_services(ecs: Any, cluster: str, names: Iterable[str]) -> dict[str,
     return found
 
 
+def describe_task_definition(ecs: Any, arn: str, what: str = "") -> dict[str, Any]:
+    """DescribeTaskDefinition with its tags under `tags`; PreflightError (`what` first) when
+    the task definition cannot be read."""
+    from botocore.exceptions import ClientError
+
+    from shipline.errors import PreflightError
+
+    try:
+        answer = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message") or str(exc)
+        where = f"{what}: " if what else ""
+        raise PreflightError(f"{where}task definition {arn} cannot be read: {message}") from exc
+    return {**answer["taskDefinition"], "tags": answer.get("tags") or []}
+
+
 def short_name(arn: str | None, missing: str = "?") -> str:
     """The last part of an ARN: `family:revision` of a task definition, a task's id."""
     return (arn or missing).rsplit("/", 1)[-1]

@@ -376,24 +376,12 @@ class Deploy:
             for key, move in moves.items()
         }
 
-    def describe_task_definition(self, arn: str, what: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        try:
-            answer = self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-        except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message") or str(exc)
-            raise PreflightError(
-                f"{what}: task definition {arn} cannot be read: {message}"
-            ) from exc
-        return {**answer["taskDefinition"], "tags": answer.get("tags") or []}
-
     def prepare(self, move: plan.Move) -> ServiceRun:
         service = move.service
         description = self.descriptions[service.service]
-        live = self.describe_task_definition(description["taskDefinition"], move.key)
+        live = aws.describe_task_definition(self.ecs, description["taskDefinition"], move.key)
         if move.task_definition:
-            given = self.describe_task_definition(move.task_definition, move.key)
+            given = aws.describe_task_definition(self.ecs, move.task_definition, move.key)
             problem = plan.container_problem(given, service.container)
             if problem:
                 raise PreflightError(f"--task-definition {move.key}: {problem}")

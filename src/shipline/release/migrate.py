@@ -282,7 +282,7 @@ def migrate(
         arn = str(task_definition)
         if not plan.TASK_DEFINITION_ARN.fullmatch(arn):
             raise UsageError(f"--task-definition '{arn}' is not a task definition ARN")
-        described = _described(ecs, arn)
+        described = aws.describe_task_definition(ecs, arn, "--task-definition")
         problem = plan.container_problem(described, settings.container)
         if problem:
             raise UsageError(problem)
@@ -324,14 +324,3 @@ def migrate(
                 "failed", f"migration failed (exit code {result.exit_code}): {result.reason}"
             )
     return run
-
-
-def _described(ecs: Any, arn: str) -> dict[str, Any]:
-    from botocore.exceptions import ClientError
-
-    from shipline.errors import PreflightError
-
-    try:
-        return dict(ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
-    except ClientError as exc:
-        raise PreflightError(f"task definition {arn} cannot be read: {exc}") from exc
